@@ -1,0 +1,172 @@
+/**
+ * The agent's command line: `muster-agent --hub URL --join TOKEN` (the bundled
+ * single file) and `muster agent ...` both end here. Reads flags and the
+ * environment, builds the collectors and the agent, and runs until a signal.
+ */
+import { parseArgs } from 'node:util';
+import { hostname, homedir } from 'node:os';
+import { join } from 'node:path';
+import { MUSTER_VERSION } from '../protocol/index.ts';
+import { createCollectors } from './collectors/index.ts';
+import { createStateStore } from './state.ts';
+import { createLogger, type LogLevel } from './log.ts';
+import { createAgent, type Agent } from './agent.ts';
+
+export const AGENT_USAGE = `Usage: muster agent --hub URL [--join TOKEN] [options]
+
+Runs the muster agent on this node: it reports host facts and resource use to
+the hub. The first start needs a join token (muster token create --role agent);
+the agent then keeps a node credential in its state directory.
+
+Options:
+  --hub URL          hub address, e.g. http://hub.lan:7070   (env MUSTER_HUB)
+  --join TOKEN       join token of role agent                (env MUSTER_JOIN_TOKEN)
+  --name NAME        node name (default: this host's name)
+  --state DIR        state directory (default: /var/lib/muster-agent as root,
+                     ~/.local/state/muster-agent otherwise)
+  --interval DUR     sample period, e.g. 10s, 1m (default 10s)
+  --label K=V        node label, repeatable (e.g. --label group=compute)
+  --log-level LEVEL  debug, info, warn, error (default info)
+  -h, --help         show this help
+  --version          print the version
+`;
+
+/** A node name the hub will accept: a DNS-label-like word. */
+export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Parses `500ms`, `10s`, `2m`, `1h` into milliseconds. */
+export function parseInterval(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
+  const ms = Number(m[1]) * unit;
+  return ms > 0 ? ms : undefined;
+}
+
+/** The default node name: the host name up to the first dot, made acceptable. */
+export function defaultNodeName(): string {
+  const h = hostname().split('.')[0]!.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return h.slice(0, 63) || 'node';
+}
+
+export interface AgentCommandIo {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+/** A usage problem: printed with the hint to run --help, exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'MUSTER_ERR_USAGE';
+}
+
+export interface AgentConfig {
+  hub: string;
+  joinToken?: string;
+  name: string;
+  stateDir: string;
+  intervalMs: number;
+  labels: Record<string, string>;
+  logLevel: LogLevel;
+}
+
+/** Turns flags and environment into a validated agent config, reporting every problem at once. */
+export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): AgentConfig | 'help' | 'version' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        hub: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
+        interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const problems: string[] = [];
+  const hub = values.hub ?? env.MUSTER_HUB;
+  if (!hub) problems.push('--hub URL is required (or set MUSTER_HUB)');
+  else {
+    try {
+      const u = new URL(hub);
+      if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) problems.push(`--hub must be an http(s):// or ws(s):// URL, not ${hub}`);
+    } catch {
+      problems.push(`--hub is not a URL: ${hub}`);
+    }
+  }
+  const name = values.name ?? defaultNodeName();
+  if (!NODE_NAME_RE.test(name)) problems.push(`--name must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit: ${JSON.stringify(name)}`);
+  const intervalMs = parseInterval(values.interval ?? '10s');
+  if (!intervalMs) problems.push(`--interval must be a duration like 10s or 1m, not ${JSON.stringify(values.interval)}`);
+  else if (intervalMs < 1_000) problems.push('--interval must be at least 1s');
+  const labels: Record<string, string> = {};
+  for (const l of values.label ?? []) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.\/-]{0,62})=(.{0,256})$/.exec(l);
+    if (!m) problems.push(`--label must be KEY=VALUE, not ${JSON.stringify(l)}`);
+    else labels[m[1]!] = m[2]!;
+  }
+  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) problems.push(`--log-level must be debug, info, warn or error`);
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  const stateDir = values.state ?? (process.getuid?.() === 0 ? '/var/lib/muster-agent' : join(homedir(), '.local/state/muster-agent'));
+  const joinToken = values.join ?? env.MUSTER_JOIN_TOKEN;
+  return { hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, ...(joinToken ? { joinToken } : {}) };
+}
+
+/** Builds and starts an agent from a config; the caller owns shutdown. */
+export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: number, reason: string) => void; log?: ReturnType<typeof createLogger> } = {}): Promise<Agent> {
+  const log = hooks.log ?? createLogger({ level: config.logLevel });
+  const collectors = createCollectors({ name: config.name, labels: config.labels, agentVersion: MUSTER_VERSION });
+  const state = createStateStore(config.stateDir);
+  const facts = await collectors.facts();
+  const saved = state.readCredential();
+  if (saved && saved.node !== config.name) {
+    throw new UsageError(`the state directory ${config.stateDir} belongs to node '${saved.node}', not '${config.name}'; use --state for another directory`);
+  }
+  const agent = createAgent({ collectors, state, log }, {
+    hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
+    intervalMs: config.intervalMs, onFatal: hooks.onFatal,
+  });
+  agent.start();
+  log.info('agent started', { node: config.name, hub: config.hub, intervalMs: config.intervalMs, version: MUSTER_VERSION });
+  return agent;
+}
+
+/** Runs the agent command until SIGINT/SIGTERM; returns the exit code. */
+export async function runAgentCommand(io: AgentCommandIo): Promise<number> {
+  let config;
+  try {
+    config = parseAgentArgs(io.argv, io.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`muster agent: ${err.message}\nRun 'muster agent --help' for usage.\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (config === 'help') { io.out(AGENT_USAGE); return 0; }
+  if (config === 'version') { io.out(`muster-agent ${MUSTER_VERSION}\n`); return 0; }
+  return new Promise<number>((resolve) => {
+    let agent: Agent | undefined;
+    const stop = async (code: number) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await agent?.close();
+      resolve(code);
+    };
+    const onSignal = () => void stop(0);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    startAgent(config, { onFatal: () => void stop(1) }).then((a) => { agent = a; }, (err: Error) => {
+      io.err(`muster agent: ${err.message}\n`);
+      void stop(err instanceof UsageError ? 2 : 1);
+    });
+  });
+}

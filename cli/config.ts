@@ -1,0 +1,61 @@
+/**
+ * Where the CLI finds its hub and token: flags, then MUSTER_HUB / MUSTER_TOKEN,
+ * then the client config that `muster up` leaves behind (mode 0600).
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export interface ClientConfig {
+  hub: string;
+  token: string;
+}
+
+/** Path of the client config: $MUSTER_CONFIG, else $XDG_CONFIG_HOME/muster/client.json, else ~/.config/muster/client.json. */
+export function clientConfigPath(env: Record<string, string | undefined>): string {
+  if (env.MUSTER_CONFIG) return env.MUSTER_CONFIG;
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'muster', 'client.json');
+}
+
+/** Reads the client config, or undefined when there is none or it is unreadable. */
+export function readClientConfig(env: Record<string, string | undefined>): Partial<ClientConfig> | undefined {
+  try {
+    const c = JSON.parse(readFileSync(clientConfigPath(env), 'utf8')) as Partial<ClientConfig>;
+    return typeof c === 'object' && c ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the client config with mode 0600 (it holds an admin token). */
+export function writeClientConfig(env: Record<string, string | undefined>, c: ClientConfig): string {
+  const file = clientConfigPath(env);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, JSON.stringify(c, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
+/** Resolves hub and token in order of precedence; reports what is missing. */
+export function resolveClient(flags: { hub?: string; token?: string }, env: Record<string, string | undefined>): ClientConfig {
+  const file = readClientConfig(env);
+  const hub = flags.hub ?? env.MUSTER_HUB ?? file?.hub;
+  const token = flags.token ?? env.MUSTER_TOKEN ?? file?.token;
+  const missing: string[] = [];
+  if (!hub) missing.push('no hub address: pass --hub URL, set MUSTER_HUB, or run `muster up` on this machine');
+  if (!token) missing.push('no admin token: pass --token TOKEN, set MUSTER_TOKEN (the hub writes one to <data>/admin.token)');
+  if (missing.length) throw new CliError('MUSTER_ERR_NO_HUB', missing.join('\n'));
+  return { hub: hub!.replace(/\/+$/, ''), token: token! };
+}
+
+/** An error the CLI prints as one clean message, with an exit code. */
+export class CliError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  constructor(code: string, message: string, exitCode = 1) {
+    super(message);
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}

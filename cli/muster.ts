@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/** The `muster` command: dispatches to one subcommand and turns errors into clean messages and exit codes. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MUSTER_VERSION } from '../protocol/index.ts';
+import { CliError } from './config.ts';
+import type { Io } from './io.ts';
+import { upCommand } from './commands/up.ts';
+import { hubCommand } from './commands/hub.ts';
+import { nodesCommand } from './commands/nodes.ts';
+import { tokenCommand } from './commands/token.ts';
+import { runAgentCommand } from '../agent/main.ts';
+
+const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
+
+Usage: muster <command> [options]
+
+Commands:
+  up        start a hub and an agent for this machine (quick start)
+  hub       run the hub: inventory, API, agent endpoint
+  agent     run the agent on a node: muster agent --hub URL --join TOKEN
+  nodes     list nodes (or 'muster nodes NAME' for one)
+  token     create, list and revoke join tokens and node credentials
+
+Run 'muster <command> --help' for a command's options. The CLI finds the hub
+through --hub/--token, MUSTER_HUB/MUSTER_TOKEN, or the config 'muster up' writes.
+`;
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+const COMMANDS: Record<string, Command> = {
+  up: upCommand,
+  hub: hubCommand,
+  nodes: nodesCommand,
+  token: tokenCommand,
+  agent: (argv, io) => runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
+};
+
+/** Runs one CLI invocation; returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.out(USAGE); return cmd ? 0 : 2; }
+  if (cmd === '--version' || cmd === 'version') { io.out(`muster ${MUSTER_VERSION}\n`); return 0; }
+  const run = COMMANDS[cmd];
+  if (!run) { io.err(`muster: unknown command '${cmd}'\n\n${USAGE}`); return 2; }
+  try {
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`muster ${cmd}: ${err.message}\n${err.exitCode === 2 ? `Run 'muster ${cmd} --help' for usage.\n` : ''}`);
+      return err.exitCode;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') { io.err(`muster ${cmd}: the address is already in use (${e.message}); pick another with --listen\n`); return 1; }
+    if (e.code === 'EACCES') { io.err(`muster ${cmd}: permission denied: ${e.message}\n`); return 1; }
+    io.err(`muster ${cmd}: ${e.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2), { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) })
+    .then((code) => { process.exitCode = code; });
+}

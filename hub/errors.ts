@@ -1,0 +1,32 @@
+/**
+ * Typed errors of the hub, each with a stable code and HTTP status.
+ * Tests and clients match on `code`; the text may change.
+ */
+export class MusterError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MusterError';
+    this.code = code;
+    this.statusCode = statusCode;
+  }
+}
+
+const define = (code: string, statusCode: number) => (message: string, cause?: unknown) =>
+  new MusterError(code, statusCode, message, cause === undefined ? undefined : { cause });
+
+/** The request carries no bearer token, or one the hub does not know. */
+export const unauthorized = define('MUSTER_ERR_UNAUTHORIZED', 401);
+/** The token is valid but its role may not do this (an agent credential calling the API). */
+export const forbidden = define('MUSTER_ERR_FORBIDDEN', 403);
+/** No node with that name. */
+export const nodeNotFound = define('MUSTER_ERR_NODE_NOT_FOUND', 404);
+/** No token with that id. */
+export const tokenNotFound = define('MUSTER_ERR_TOKEN_NOT_FOUND', 404);
+/** A request body, query or parameter failed validation. */
+export const badRequest = define('MUSTER_ERR_BAD_REQUEST', 400);
+/** A node name is already held by another machine. */
+export const nameTaken = define('MUSTER_ERR_NODE_NAME_TAKEN', 409);
+/** Configuration given at start is invalid. */
+export const badConfig = define('MUSTER_ERR_CONFIG', 500);

@@ -1,0 +1,44 @@
+/** Periodic upkeep of the store: raw samples older than the retention are rolled into hourly rows. */
+import type { Store } from './store.ts';
+import type { Logger } from './agent-gateway.ts';
+
+export interface MaintenanceDeps {
+  store: Pick<Store, 'rollup'>;
+  now: () => number;
+  log: Logger;
+}
+
+export interface MaintenanceOptions {
+  /** Raw samples are kept at least this long (default 48 h; placement reads the last day). */
+  rawRetentionMs?: number;
+  /** How often to run (default 10 min). */
+  everyMs?: number;
+}
+
+/** Starts nothing until `start()`; `runOnce()` is what the timer calls, exposed for tests. */
+export function createMaintenance(deps: MaintenanceDeps, opts: MaintenanceOptions = {}) {
+  const retention = opts.rawRetentionMs ?? 48 * 3_600_000;
+  const every = opts.everyMs ?? 10 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const runOnce = () => {
+    try {
+      const removed = deps.store.rollup(deps.now() - retention);
+      if (removed > 0) deps.log.info({ removed }, 'rolled raw samples into hourly rows');
+      return removed;
+    } catch (err) {
+      deps.log.error({ err }, 'sample rollup failed');
+      return 0;
+    }
+  };
+  return {
+    runOnce,
+    start() {
+      timer ??= setInterval(runOnce, every);
+      timer.unref();
+    },
+    close() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}

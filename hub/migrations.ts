@@ -1,0 +1,50 @@
+/**
+ * Versioned schema of the hub's SQLite database. Migration N brings the schema
+ * from user_version N-1 to N; entries are only ever appended.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE nodes (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    machine_id    TEXT NOT NULL,
+    facts_json    TEXT,
+    agent_version TEXT,
+    first_seen    INTEGER NOT NULL,
+    last_seen     INTEGER NOT NULL,
+    online        INTEGER NOT NULL DEFAULT 0,
+    acked_seq     INTEGER NOT NULL DEFAULT 0,
+    dropped       INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE tokens (
+    id           TEXT PRIMARY KEY,
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'agent', 'node')),
+    hash         TEXT NOT NULL,
+    node_id      INTEGER REFERENCES nodes(id) ON DELETE CASCADE,
+    label        TEXT NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+  );
+  CREATE INDEX tokens_node ON tokens(node_id);
+  CREATE TABLE samples (
+    node_id   INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    ts        INTEGER NOT NULL,
+    cpu_used  REAL,
+    mem_used  REAL,
+    data_json TEXT NOT NULL,
+    PRIMARY KEY (node_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX samples_ts ON samples(node_id, ts);
+  CREATE TABLE sample_hours (
+    node_id  INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    hour     INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    cpu_avg  REAL, cpu_p95 REAL, cpu_max REAL,
+    mem_avg  REAL, mem_p95 REAL, mem_max REAL,
+    PRIMARY KEY (node_id, hour)
+  ) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,145 @@
+/**
+ * Assembles the hub's HTTP and WebSocket server without listening:
+ * tests call `inject()` or listen on port 0; only hub/main.ts listens for real.
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import { AGENT_PATH, MAX_FRAME_BYTES } from '../protocol/index.ts';
+import type { Store } from './store.ts';
+import type { TokenService } from './tokens.ts';
+import type { AgentGateway, Logger } from './agent-gateway.ts';
+import { MusterError, badRequest, forbidden, nodeNotFound, unauthorized } from './errors.ts';
+import { nodeDetail, nodeSummary } from './views.ts';
+
+export interface ServerDeps {
+  store: Store;
+  tokens: TokenService;
+  gateway: AgentGateway;
+  /** A pino logger; the hub's subsystems share it. */
+  log: Logger;
+  version: string;
+  /** Path of the bundled agent served at /dl/muster-agent.js, so a new node needs only curl and Node. */
+  agentBundle?: string;
+}
+
+const DURATION_RE = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `90s`, `15m`, `1h`, `7d` into milliseconds. */
+export function parseDuration(s: string): number | undefined {
+  const m = DURATION_RE.exec(s);
+  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
+}
+
+/** Builds the fastify app with every route; the caller decides whether and where to listen. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { store, tokens, gateway } = deps;
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: 64 * 1024 });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof MusterError) {
+      return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message } });
+    }
+    const e = err as { statusCode?: number; validation?: unknown; message?: string; code?: string };
+    if (e.validation || (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)) {
+      return reply.code(e.statusCode ?? 400).send({ error: { code: 'MUSTER_ERR_BAD_REQUEST', message: e.message ?? 'bad request' } });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: { code: 'MUSTER_ERR_INTERNAL', message: 'internal error; see the hub log' } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'MUSTER_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
+    },
+  });
+
+  app.get(AGENT_PATH, { websocket: true }, (socket, req) => gateway.accept(socket, `${req.ip}:${req.socket.remotePort ?? 0}`));
+
+  app.get('/dl/muster-agent.js', async (_req, reply) => {
+    if (!deps.agentBundle || !existsSync(deps.agentBundle)) {
+      return reply.code(404).send({ error: { code: 'MUSTER_ERR_NO_AGENT_BUNDLE', message: 'this hub has no agent bundle; run `npm run build` where the hub runs' } });
+    }
+    return reply.type('text/javascript; charset=utf-8').send(createReadStream(deps.agentBundle));
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', version: deps.version, agentsConnected: gateway.connected().length }));
+
+  const requireAdmin = async (req: FastifyRequest) => {
+    const header = req.headers.authorization;
+    if (!header) throw unauthorized('missing bearer token: send "Authorization: Bearer <admin token>"');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    const record = m ? tokens.verify(m[1]!) : undefined;
+    if (!record) throw unauthorized('bearer token unknown, expired or revoked');
+    if (record.role !== 'admin') throw forbidden(`a token of role '${record.role}' cannot call the API; use an admin token`);
+  };
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', requireAdmin);
+
+    api.get('/nodes', async () => ({ nodes: store.listNodes().map((n) => nodeSummary(store, n)) }));
+
+    api.get<{ Params: { name: string } }>('/nodes/:name', async (req) => {
+      const n = store.getNodeByName(req.params.name);
+      if (!n) throw nodeNotFound(`no node named '${req.params.name}'`);
+      return nodeDetail(store, n);
+    });
+
+    api.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>('/nodes/:name/samples', async (req) => {
+      const n = store.getNodeByName(req.params.name);
+      if (!n) throw nodeNotFound(`no node named '${req.params.name}'`);
+      const since = req.query.since === undefined ? 0 : /^\d+$/.test(req.query.since) ? Number(req.query.since) : Date.parse(req.query.since);
+      if (Number.isNaN(since)) throw badRequest(`since must be milliseconds since the epoch or an ISO time, not ${JSON.stringify(req.query.since)}`);
+      const limit = req.query.limit === undefined ? 10_000 : Number(req.query.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw badRequest('limit must be an integer from 1 to 100000');
+      return {
+        node: n.name,
+        ackedSeq: n.ackedSeq,
+        dropped: n.dropped,
+        samples: store.samplePoints(n.id, since, limit).map((p) => ({
+          seq: p.seq, ts: new Date(p.ts).toISOString(),
+          cpuPercent: p.cpuUsed === null ? null : Math.round(p.cpuUsed * 1000) / 10,
+          memUsedBytes: p.memUsed,
+        })),
+      };
+    });
+
+    api.get('/tokens', async () => ({
+      tokens: tokens.list().map((t) => ({
+        id: t.id, role: t.role, label: t.label, node: t.nodeId === null ? null : store.getNodeById(t.nodeId)?.name ?? null,
+        createdAt: new Date(t.createdAt).toISOString(),
+        expiresAt: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+        revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
+        lastUsedAt: t.lastUsedAt === null ? null : new Date(t.lastUsedAt).toISOString(),
+      })),
+    }));
+
+    api.post<{ Body: { role?: unknown; ttl?: unknown; label?: unknown } }>('/tokens', async (req, reply) => {
+      const body = req.body ?? {};
+      if (typeof body !== 'object') throw badRequest('body must be a JSON object');
+      const role = body.role ?? 'agent';
+      if (role !== 'agent' && role !== 'admin') throw badRequest(`role must be 'agent' or 'admin', not ${JSON.stringify(role)}`);
+      let ttlMs: number | undefined;
+      if (body.ttl !== undefined && body.ttl !== null) {
+        ttlMs = typeof body.ttl === 'string' ? parseDuration(body.ttl) : undefined;
+        if (!ttlMs) throw badRequest(`ttl must look like 30m, 1h or 7d, not ${JSON.stringify(body.ttl)}`);
+      }
+      if (body.label !== undefined && (typeof body.label !== 'string' || body.label.length > 200)) throw badRequest('label must be a string of at most 200 characters');
+      const { token, record } = tokens.create(role, { ttlMs, label: (body.label as string | undefined) ?? '' });
+      reply.code(201);
+      return { token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString() };
+    });
+
+    api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {
+      const r = tokens.revoke(req.params.id);
+      return { id: r.id, role: r.role, revokedAt: new Date(r.revokedAt ?? 0).toISOString() };
+    });
+  }, { prefix: '/api/v1' });
+
+  return app;
+}

@@ -1,0 +1,264 @@
+/**
+ * The hub's inventory store: nodes, tokens and samples in SQLite (WAL),
+ * behind an interface so the rest of the hub never sees SQL.
+ * Statements are prepared once; the schema is versioned by PRAGMA user_version.
+ */
+import Database from 'better-sqlite3';
+import type { HostFacts, Sample, SampleData } from '../protocol/index.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { nameTaken } from './errors.ts';
+
+/** A node as the store knows it. */
+export interface NodeRecord {
+  id: number;
+  name: string;
+  machineId: string;
+  facts: HostFacts | null;
+  agentVersion: string | null;
+  firstSeen: number;
+  lastSeen: number;
+  online: boolean;
+  ackedSeq: number;
+  dropped: number;
+}
+
+/** The newest stored sample of a node, with the figures derived at ingest. */
+export interface LatestSample {
+  seq: number;
+  ts: number;
+  cpuUsed: number | null;
+  memUsed: number | null;
+  data: SampleData;
+}
+
+/** A sample to store, with what ingest derived from it. */
+export interface SampleRow {
+  sample: Sample;
+  cpuUsed: number | null;
+  memUsed: number | null;
+}
+
+/** One point of a node's use over time (raw or hourly). */
+export interface UsePoint {
+  ts: number;
+  cpuUsed: number | null;
+  memUsed: number | null;
+}
+
+export type TokenRole = 'admin' | 'agent' | 'node';
+
+/** A token as stored: the secret itself is never kept, only its SHA-256. */
+export interface TokenRecord {
+  id: string;
+  role: TokenRole;
+  hash: string;
+  nodeId: number | null;
+  label: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** Everything the hub persists. */
+export interface Store {
+  getNodeByName(name: string): NodeRecord | undefined;
+  getNodeById(id: number): NodeRecord | undefined;
+  listNodes(): NodeRecord[];
+  /** Creates the node on first join, or returns the existing one of the same machine; throws MUSTER_ERR_NODE_NAME_TAKEN otherwise. */
+  joinNode(name: string, machineId: string, now: number): NodeRecord;
+  setFacts(nodeId: number, facts: HostFacts, now: number): void;
+  setOnline(nodeId: number, online: boolean, now: number): void;
+  touchNode(nodeId: number, now: number): void;
+  markAllOffline(): void;
+  /** Stores samples not stored before, in one transaction; returns the node's acked sequence number afterwards. */
+  insertSamples(nodeId: number, rows: SampleRow[], dropped: number, now: number): number;
+  latestSample(nodeId: number): LatestSample | undefined;
+  /** Raw use points of a node since `since` (ms), oldest first. */
+  usePoints(nodeId: number, since: number): UsePoint[];
+  /** Stored raw samples of a node since `since` (ms), oldest first, with their sequence numbers. */
+  samplePoints(nodeId: number, since: number, limit: number): (UsePoint & { seq: number })[];
+  /** Rolls raw samples older than `rawBefore` into hourly rows and deletes them. Returns rows deleted. */
+  rollup(rawBefore: number): number;
+  insertToken(token: TokenRecord): void;
+  getToken(id: string): TokenRecord | undefined;
+  listTokens(): TokenRecord[];
+  revokeToken(id: string, now: number): TokenRecord | undefined;
+  revokeNodeTokens(nodeId: number, now: number): void;
+  touchToken(id: string, now: number): void;
+  close(): void;
+}
+
+export interface StoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  path: string;
+}
+
+interface NodeRow {
+  id: number; name: string; machine_id: string; facts_json: string | null; agent_version: string | null;
+  first_seen: number; last_seen: number; online: number; acked_seq: number; dropped: number;
+}
+interface TokenRow {
+  id: string; role: TokenRole; hash: string; node_id: number | null; label: string;
+  created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null;
+}
+
+const toNode = (r: NodeRow): NodeRecord => ({
+  id: r.id,
+  name: r.name,
+  machineId: r.machine_id,
+  facts: r.facts_json ? (JSON.parse(r.facts_json) as HostFacts) : null,
+  agentVersion: r.agent_version,
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+  online: r.online === 1,
+  ackedSeq: r.acked_seq,
+  dropped: r.dropped,
+});
+
+const toToken = (r: TokenRow): TokenRecord => ({
+  id: r.id, role: r.role, hash: r.hash, nodeId: r.node_id, label: r.label,
+  createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
+});
+
+const HOUR = 3_600_000;
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1);
+  return sorted[Math.max(0, i)] ?? null;
+}
+
+function summarize(values: (number | null)[]): [number | null, number | null, number | null] {
+  const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (v.length === 0) return [null, null, null];
+  const avg = v.reduce((a, b) => a + b, 0) / v.length;
+  return [avg, percentile(v, 0.95), v[v.length - 1] ?? null];
+}
+
+/** Opens (and migrates) the database and prepares every statement once. */
+export function createStore(opts: StoreOptions): Store {
+  const db = new Database(opts.path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const q = {
+    nodeByName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
+    nodeById: db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
+    nodes: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY name'),
+    insertNode: db.prepare('INSERT INTO nodes (name, machine_id, first_seen, last_seen) VALUES (?, ?, ?, ?)'),
+    setFacts: db.prepare('UPDATE nodes SET facts_json = ?, agent_version = ?, last_seen = ? WHERE id = ?'),
+    setOnline: db.prepare('UPDATE nodes SET online = ?, last_seen = ? WHERE id = ?'),
+    touch: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
+    allOffline: db.prepare('UPDATE nodes SET online = 0 WHERE online = 1'),
+    insertSample: db.prepare('INSERT OR IGNORE INTO samples (node_id, seq, ts, cpu_used, mem_used, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
+    setAcked: db.prepare('UPDATE nodes SET acked_seq = MAX(acked_seq, ?), dropped = ?, last_seen = ? WHERE id = ?'),
+    ackedSeq: db.prepare<[number], { acked_seq: number }>('SELECT acked_seq FROM nodes WHERE id = ?'),
+    latest: db.prepare<[number], { seq: number; ts: number; cpu_used: number | null; mem_used: number | null; data_json: string }>(
+      'SELECT seq, ts, cpu_used, mem_used, data_json FROM samples WHERE node_id = ? ORDER BY seq DESC LIMIT 1'),
+    rawPoints: db.prepare<[number, number], { ts: number; cpu_used: number | null; mem_used: number | null }>(
+      'SELECT ts, cpu_used, mem_used FROM samples WHERE node_id = ? AND ts >= ? ORDER BY ts'),
+    points: db.prepare<[number, number, number], { seq: number; ts: number; cpu_used: number | null; mem_used: number | null }>(
+      'SELECT seq, ts, cpu_used, mem_used FROM samples WHERE node_id = ? AND ts >= ? ORDER BY seq LIMIT ?'),
+    oldRaw: db.prepare<[number], { node_id: number; ts: number; cpu_used: number | null; mem_used: number | null }>(
+      'SELECT node_id, ts, cpu_used, mem_used FROM samples WHERE ts < ? ORDER BY node_id, ts'),
+    upsertHour: db.prepare(`INSERT INTO sample_hours (node_id, hour, n, cpu_avg, cpu_p95, cpu_max, mem_avg, mem_p95, mem_max)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (node_id, hour) DO UPDATE SET n = n + excluded.n,
+        cpu_avg = excluded.cpu_avg, cpu_p95 = MAX(cpu_p95, excluded.cpu_p95), cpu_max = MAX(cpu_max, excluded.cpu_max),
+        mem_avg = excluded.mem_avg, mem_p95 = MAX(mem_p95, excluded.mem_p95), mem_max = MAX(mem_max, excluded.mem_max)`),
+    deleteRaw: db.prepare('DELETE FROM samples WHERE ts < ?'),
+    insertToken: db.prepare(`INSERT INTO tokens (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at)
+      VALUES (@id, @role, @hash, @nodeId, @label, @createdAt, @expiresAt, @revokedAt, @lastUsedAt)`),
+    token: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE id = ?'),
+    tokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
+    revoke: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    revokeNode: db.prepare("UPDATE tokens SET revoked_at = ? WHERE node_id = ? AND role = 'node' AND revoked_at IS NULL"),
+    touchToken: db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?'),
+  };
+
+  const insertSamples = db.transaction((nodeId: number, rows: SampleRow[], dropped: number, now: number) => {
+    let top = 0;
+    for (const { sample, cpuUsed, memUsed } of rows) {
+      q.insertSample.run(nodeId, sample.seq, Math.round(sample.ts), cpuUsed, memUsed, JSON.stringify(sample.data));
+      if (sample.seq > top) top = sample.seq;
+    }
+    q.setAcked.run(top, dropped, now, nodeId);
+    return q.ackedSeq.get(nodeId)?.acked_seq ?? 0;
+  });
+
+  const rollup = db.transaction((rawBefore: number) => {
+    const cutoff = Math.floor(rawBefore / HOUR) * HOUR;
+    const rows = q.oldRaw.all(cutoff);
+    const groups = new Map<string, { nodeId: number; hour: number; cpu: (number | null)[]; mem: (number | null)[] }>();
+    for (const r of rows) {
+      const hour = Math.floor(r.ts / HOUR) * HOUR;
+      const key = `${r.node_id}:${hour}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { nodeId: r.node_id, hour, cpu: [], mem: [] }));
+      g.cpu.push(r.cpu_used);
+      g.mem.push(r.mem_used);
+    }
+    for (const g of groups.values()) {
+      q.upsertHour.run(g.nodeId, g.hour, g.cpu.length, ...summarize(g.cpu), ...summarize(g.mem));
+    }
+    return q.deleteRaw.run(cutoff).changes;
+  });
+
+  return {
+    getNodeByName: (name) => { const r = q.nodeByName.get(name); return r && toNode(r); },
+    getNodeById: (id) => { const r = q.nodeById.get(id); return r && toNode(r); },
+    listNodes: () => q.nodes.all().map(toNode),
+    joinNode(name, machineId, now) {
+      const existing = q.nodeByName.get(name);
+      if (existing) {
+        if (existing.machine_id !== machineId) {
+          throw nameTaken(`node name '${name}' is held by another machine (machine-id ${existing.machine_id.slice(0, 8)}…)`);
+        }
+        return toNode(existing);
+      }
+      const id = Number(q.insertNode.run(name, machineId, now, now).lastInsertRowid);
+      return toNode(q.nodeById.get(id)!);
+    },
+    setFacts: (nodeId, facts, now) => void q.setFacts.run(JSON.stringify(facts), facts.agentVersion, now, nodeId),
+    setOnline: (nodeId, online, now) => void q.setOnline.run(online ? 1 : 0, now, nodeId),
+    touchNode: (nodeId, now) => void q.touch.run(now, nodeId),
+    markAllOffline: () => void q.allOffline.run(),
+    insertSamples: (nodeId, rows, dropped, now) => insertSamples(nodeId, rows, dropped, now),
+    latestSample(nodeId) {
+      const r = q.latest.get(nodeId);
+      return r && { seq: r.seq, ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used, data: JSON.parse(r.data_json) as SampleData };
+    },
+    usePoints: (nodeId, since) => q.rawPoints.all(nodeId, since).map((r) => ({ ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used })),
+    samplePoints: (nodeId, since, limit) =>
+      q.points.all(nodeId, since, limit).map((r) => ({ seq: r.seq, ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used })),
+    rollup: (rawBefore) => rollup(rawBefore),
+    insertToken: (t) => void q.insertToken.run(t),
+    getToken: (id) => { const r = q.token.get(id); return r && toToken(r); },
+    listTokens: () => q.tokens.all().map(toToken),
+    revokeToken(id, now) {
+      q.revoke.run(now, id);
+      const r = q.token.get(id);
+      return r && toToken(r);
+    },
+    revokeNodeTokens: (nodeId, now) => void q.revokeNode.run(now, nodeId),
+    touchToken: (id, now) => void q.touchToken.run(now, id),
+    close: () => db.close(),
+  };
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this hub knows (${MIGRATIONS.length}); upgrade muster`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

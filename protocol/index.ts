@@ -1,0 +1,5 @@
+/** The only module both the agent and the hub import. */
+export * from './version.ts';
+export * from './close-codes.ts';
+export * from './messages.ts';
+export * from './codec.ts';

@@ -1,0 +1,14 @@
+/** Wire protocol version spoken by this build. The hub refuses a hello with any other version, with a reason. */
+export const PROTOCOL_VERSION = 1;
+
+/** Versions of the agent protocol the hub can speak (for the refusal message). */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1];
+
+/** Path of the agent WebSocket endpoint on the hub. */
+export const AGENT_PATH = '/agent/v1';
+
+/** Largest frame the hub accepts from an agent, in bytes (after inflate). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** The muster release both the agent and the hub report. */
+export const MUSTER_VERSION = '0.1.0';
