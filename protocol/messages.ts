@@ -41,6 +41,7 @@ export const HostFacts = Type.Object({
   swapBytes: NonNeg(),
   filesystems: List(FilesystemFact, 256),
   addresses: List(AddressFact, 512),
+  /** Seconds since the epoch, like node_boot_time_seconds. */
   bootTime: NonNeg(),
   rebootRequired: Type.Boolean(),
   rebootRequiredPackages: List(Str(), 1024),

@@ -41,7 +41,7 @@ export async function nodesCommand(argv: string[], io: Io): Promise<number> {
       `  system     ${n.os ?? '-'}, kernel ${n.kernel ?? '-'}, ${n.platform ?? '-'}`,
       `  cpu        ${f ? `${f.cpu.cores} × ${f.cpu.model}` : '-'}   use ${percent(n.use?.cpuPercent)}   load ${n.use?.load.join(' ') ?? '-'}`,
       `  memory     ${memory(n)} (${percent(n.use?.memory.percent)})   swap ${bytes(n.use?.swap.usedBytes)}/${bytes(n.use?.swap.totalBytes)}`,
-      `  boot       ${f ? new Date(f.bootTime).toISOString() : '-'}${f?.rebootRequired ? '   REBOOT REQUIRED' : ''}`,
+      `  boot       ${f ? new Date(f.bootTime * 1000).toISOString() : '-'}${f?.rebootRequired ? '   REBOOT REQUIRED' : ''}`,
       `  agent      ${n.agentVersion ?? '-'} on ${f?.runtime ?? '-'}   samples up to #${n.samples.ackedSeq}${n.samples.dropped ? `, ${n.samples.dropped} dropped` : ''}`,
     ];
     if (n.use?.temperatureCelsius !== null && n.use?.temperatureCelsius !== undefined) lines.push(`  temp       ${n.use.temperatureCelsius.toFixed(1)}°C`);
