@@ -24,4 +24,8 @@ export const CloseCode = {
 } as const;
 
 /** Close codes after which retrying with the same credentials cannot succeed. */
-export const FATAL_CLOSE_CODES: readonly number[] = [CloseCode.unauthorized, CloseCode.revoked, CloseCode.nameTaken, CloseCode.unsupportedVersion];
+export const FATAL_CLOSE_CODES: readonly number[] = [
+  CloseCode.unauthorized, CloseCode.revoked, CloseCode.nameTaken, CloseCode.unsupportedVersion,
+  // Another process runs this node with the same state: two agents fighting over one node help nobody.
+  CloseCode.replaced,
+];
