@@ -3,6 +3,7 @@
  * discriminated by `type`. Both ends validate every frame against these schemas.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { WorkloadsMessage } from './workloads.ts';
 
 const Str = (max = 256) => Type.String({ maxLength: max });
 const Num = () => Type.Number();
@@ -131,7 +132,7 @@ export const SamplesMessage = Type.Object({
 export const HeartbeatMessage = Type.Object({ type: Type.Literal('heartbeat'), ts: NonNeg() });
 
 /** Every frame an agent may send. */
-export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage]);
+export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage]);
 
 /** The hub's answer to a good hello. `credential` is present only after a join. */
 export const Welcome = Type.Object({
