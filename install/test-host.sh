@@ -25,7 +25,7 @@ log "node 18: $("$NODE18_DIR/bin/node" --version)"
 
 # 3. Debian packages the tests and their helpers use.
 need=()
-for pkg in iproute2 procps; do
+for pkg in iproute2 procps docker.io busybox-static; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -33,5 +33,26 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# 4. A Docker Engine: the workload tests start real containers.
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd (log: /var/log/muster-test-dockerd.log)"
+  # setsid and closed stdio: nothing of ours holds the caller's output open after we return.
+  setsid dockerd >/var/log/muster-test-dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/muster-test-dockerd.log"; tail -20 /var/log/muster-test-dockerd.log >&2; exit 1; }
+fi
+log "docker: $(docker version --format '{{.Server.Version}}')"
+
+# 5. Test images, built locally: no registry is reachable from CI.
+if ! docker image inspect muster-test/busybox:latest >/dev/null 2>&1; then
+  log "building image muster-test/busybox:latest from Debian's busybox-static"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/bin" "$tmp/tmp" "$tmp/www"
+  cp /bin/busybox "$tmp/bin/busybox"
+  for tool in sh httpd nc sleep echo cat ls wget; do ln -s busybox "$tmp/bin/$tool"; done
+  echo 'hello from muster-test/busybox' >"$tmp/www/index.html"
+  tar -C "$tmp" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - muster-test/busybox:latest >/dev/null
+  rm -rf "$tmp"
 fi
 log "ready"

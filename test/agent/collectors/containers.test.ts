@@ -1,0 +1,114 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createContainerReader, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
+import { createDockerClient } from '../../../agent/docker-client.ts';
+import { ROOT, freePort, tempDir, waitFor } from '../../helpers/processes.ts';
+import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../../helpers/docker.ts';
+
+const fixture = <T>(name: string) => JSON.parse(readFileSync(join(ROOT, 'test/fixtures/docker', name), 'utf8')) as T;
+
+test('a running container: name, image, labels, compose project, published ports, pid', () => {
+  const c = toContainerInfo(fixture<DockerInspect>('inspect-running.json'), undefined);
+  assert.is(c.name, 'mt-web');
+  assert.is(c.image, 'muster-test/busybox');
+  assert.ok(c.imageId.startsWith('sha256:'));
+  assert.is(c.state, 'running');
+  assert.is(c.health, 'none');
+  assert.is(c.exitCode, undefined, 'a running container has no exit code');
+  assert.is(c.command, 'httpd -f -p 8080 -h /www');
+  assert.equal(c.ports, [{ containerPort: 8080, protocol: 'tcp', hostPort: 18080, hostIp: '127.0.0.1' }]);
+  assert.is(c.labels['muster.service'], 'web');
+  assert.is(c.composeProject, 'demo');
+  assert.is(c.composeService, 'webby');
+  assert.ok(c.pid > 0);
+  assert.ok(c.startedAt! > Date.parse('2020-01-01'));
+  assert.is(c.finishedAt, undefined, 'Docker writes 0001-01-01 for "never"');
+});
+
+test('an exited container keeps its exit code and finish time, and no pid', () => {
+  const c = toContainerInfo(fixture<DockerInspect>('inspect-exited.json'), 'repo@sha256:abc');
+  assert.is(c.state, 'exited');
+  assert.is(c.exitCode, 3);
+  assert.is(c.pid, 0);
+  // Docker stamps a container that exits at once as finished ~1 ms before it started; both are there.
+  assert.ok(Math.abs(c.finishedAt! - c.startedAt!) < 1_000);
+  assert.is(c.digest, 'repo@sha256:abc');
+  assert.equal(c.ports, []);
+});
+
+test('a health-checked container reports its health, restart policy and both address families', () => {
+  const c = toContainerInfo(fixture<DockerInspect>('inspect-healthy.json'), undefined);
+  assert.is(c.health, 'healthy');
+  assert.is(c.restartPolicy, 'unless-stopped');
+  assert.ok(c.ports.length >= 1);
+  assert.ok(c.ports.every((p) => p.hostPort === 18081 && p.containerPort === 8080));
+});
+
+test('stats become counters: CPU seconds, working set without inactive file cache, network bytes', () => {
+  const stats = fixture<DockerStats>('stats-cgroup1.json');
+  const u = toContainerUse('abc', stats, 256 * 1024 * 1024);
+  assert.is(u.cpuSeconds, stats.cpu_stats!.cpu_usage!.total_usage! / 1e9);
+  assert.is(u.memoryBytes, stats.memory_stats!.usage);
+  assert.is(u.workingSetBytes, stats.memory_stats!.usage! - (stats.memory_stats!.stats!['total_inactive_file'] ?? 0));
+  assert.is(u.memoryLimitBytes, 256 * 1024 * 1024);
+  assert.ok(u.rxBytes > 0);
+  // cgroup v2 names the field inactive_file.
+  const v2 = toContainerUse('abc', { memory_stats: { usage: 1000, stats: { inactive_file: 300 } } }, undefined);
+  assert.is(v2.workingSetBytes, 700);
+  assert.is(v2.memoryLimitBytes, undefined);
+});
+
+test('no Docker Engine at the socket: unavailable with the reason, no throw', async () => {
+  const reader = createContainerReader({ docker: createDockerClient({ socketPath: join(tempDir('nodocker'), 'docker.sock') }) });
+  const r = await reader.read();
+  reader.close();
+  assert.is(r.ok, false);
+  if (!r.ok) assert.match(r.reason, /not reachable.*ENOENT/);
+});
+
+test('real Docker: a started container is read with its port and label, events report start, stop and removal at once', async () => {
+  if (!(await dockerReady())) return;
+  const prefix = 'muster-t-cr-';
+  await removeTestContainers(prefix);
+  const name = `${prefix}${process.pid}`;
+  let changes = 0;
+  const reader = createContainerReader({ docker: createDockerClient(), onChange: () => { changes++; } });
+  try {
+    await reader.read(); // subscribes to events
+    const port = await freePort();
+    const id = await docker('run', '-d', '--name', name, '-l', TEST_LABEL, '-l', 'muster.service=cr-web',
+      '-p', `127.0.0.1:${port}:8080`, TEST_IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www');
+    await waitFor('a Docker event for the start', () => changes > 0, 5_000, 20);
+    let r = await reader.read();
+    assert.ok(r.ok);
+    let c = r.ok ? r.containers.find((x) => x.id === id) : undefined;
+    assert.ok(c, 'the new container is listed');
+    assert.is(c!.state, 'running');
+    assert.is(c!.labels['muster.service'], 'cr-web');
+    assert.equal(c!.ports.filter((p) => p.hostPort === port).length, 1);
+    await reader.settled();
+    r = await reader.read();
+    assert.ok(r.ok && r.use.some((u) => u.id === id && u.memoryBytes > 0), 'use of the running container arrives with the next read');
+
+    const before = changes;
+    await docker('stop', '-t', '1', name);
+    await waitFor('a Docker event for the stop', () => changes > before, 5_000, 20);
+    r = await reader.read();
+    c = r.ok ? r.containers.find((x) => x.id === id) : undefined;
+    assert.is(c?.state, 'exited');
+    assert.ok(c?.exitCode !== undefined);
+
+    const beforeRm = changes;
+    await docker('rm', name);
+    await waitFor('a Docker event for the removal', () => changes > beforeRm, 5_000, 20);
+    r = await reader.read();
+    assert.ok(r.ok && !r.containers.some((x) => x.id === id), 'a removed container is gone');
+  } finally {
+    reader.close();
+    await docker('rm', '-f', name).catch(() => '');
+  }
+});
+
+test.run();
