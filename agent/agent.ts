@@ -10,6 +10,8 @@ import {
   type AgentMessage, type HostFacts, type HubMessage, type SampleData,
 } from '../protocol/index.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
+import { createWorkloadDiff } from './workload-diff.ts';
+import type { WorkloadCollector } from './workloads.ts';
 import type { StateStore } from './state.ts';
 import type { AgentLogger } from './log.ts';
 
@@ -21,6 +23,8 @@ export interface HostSource {
 
 export interface AgentDeps {
   collectors: HostSource;
+  /** Processes, containers, units and ports; absent, the agent reports host facts and samples only. */
+  workloads?: WorkloadCollector;
   state: StateStore;
   log: AgentLogger;
   now?: () => number;
@@ -58,12 +62,16 @@ export interface Agent {
   start(): void;
   /** Takes a sample now (besides the timer); resolves when it is in the outbox. */
   sampleNow(): Promise<void>;
+  /** Reads workloads soon and sends what changed: for Docker events, which should not wait for the next sample. */
+  refreshWorkloads(): void;
   status(): AgentStatus;
   /** Stops timers, closes the link, saves the outbox to the state directory. */
   close(): Promise<void>;
 }
 
 const BATCH = 100;
+/** Docker sends several events per container change (kill, die, stop); one read covers them all. */
+const WORKLOAD_DEBOUNCE_MS = 200;
 
 /** Turns http(s):// into ws(s):// and appends the agent path. */
 export function agentUrl(hub: string): string {
@@ -101,6 +109,10 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let sampling: Promise<void> = Promise.resolve();
+  let workloadChain: Promise<void> = Promise.resolve();
+  let workloadTimer: NodeJS.Timeout | undefined;
+  let syncId = 0;
+  const diff = createWorkloadDiff();
 
   const send = (msg: AgentMessage) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
@@ -129,6 +141,27 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     }
   };
 
+  /**
+   * Reads workloads and sends a snapshot (after a welcome) or the changes.
+   * Runs one at a time, so frames leave in the order their readings were taken.
+   */
+  const pushWorkloads = (mode: 'snapshot' | 'delta') => {
+    const source = deps.workloads;
+    if (!source) return workloadChain;
+    workloadChain = workloadChain.then(async () => {
+      if (!welcomed) return;
+      try {
+        const state = await source.collect();
+        if (!welcomed) return; // the link dropped meanwhile; the next welcome sends a snapshot
+        const frames = mode === 'snapshot' ? diff.snapshot(state, ++syncId, now()) : diff.delta(state, now());
+        for (const frame of frames) send(frame);
+      } catch (err) {
+        log.warn('reading workloads failed', { err: (err as Error).message });
+      }
+    });
+    return workloadChain;
+  };
+
   const takeSample = async () => {
     try {
       const data = await collectors.sample();
@@ -137,6 +170,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     } catch (err) {
       log.warn('sampling failed', { err: (err as Error).message });
     }
+    void pushWorkloads('delta');
   };
 
   const scheduleReconnect = () => {
@@ -165,7 +199,10 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         clearInterval(heartbeatTimer);
         heartbeatTimer = setInterval(() => send({ type: 'heartbeat', ts: now() }), Math.max(1_000, msg.heartbeatMs));
         heartbeatTimer.unref();
-        void sendFacts(true).then(flush);
+        void sendFacts(true).then(() => {
+          flush();
+          void pushWorkloads('snapshot');
+        });
         return;
       }
       case 'ack':
@@ -246,6 +283,14 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     },
     async sampleNow() {
       await takeSample();
+      await workloadChain;
+    },
+    refreshWorkloads() {
+      if (workloadTimer || stopped) return;
+      workloadTimer = setTimeout(() => {
+        workloadTimer = undefined;
+        void pushWorkloads('delta');
+      }, WORKLOAD_DEBOUNCE_MS);
     },
     status: () => ({ connected: welcomed, node: opts.name, outbox: outbox.size(), dropped: outbox.dropped(), ackedSeq, lastError }),
     async close() {
@@ -254,7 +299,9 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       clearInterval(factsTimer);
       clearInterval(heartbeatTimer);
       clearTimeout(reconnectTimer);
+      clearTimeout(workloadTimer);
       await sampling;
+      await workloadChain;
       const socket = ws;
       if (socket && socket.readyState !== WebSocket.CLOSED) {
         await new Promise<void>((resolve) => {
