@@ -11,6 +11,7 @@ import {
 } from '../protocol/index.ts';
 import type { NodeRecord, SampleRow, Store } from './store.ts';
 import type { TokenService } from './tokens.ts';
+import type { Inventory } from './inventory.ts';
 import { MusterError } from './errors.ts';
 import { cpuUsedBetween, memUsed } from './derive.ts';
 
@@ -19,6 +20,8 @@ export type Logger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error' | 'debug'
 export interface AgentGatewayDeps {
   store: Store;
   tokens: TokenService;
+  /** Where workload frames go, and node online/offline events. */
+  inventory: Pick<Inventory, 'apply' | 'record'>;
   now: () => number;
   log: Logger;
 }
@@ -58,7 +61,7 @@ const reasonOf = (s: string) => Buffer.from(s).subarray(0, 123).toString().repla
 
 /** Creates the gateway; nothing runs until `start()` and `accept()`. */
 export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOptions = {}): AgentGateway {
-  const { store, tokens, now, log } = deps;
+  const { store, tokens, inventory, now, log } = deps;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const offlineAfterMs = opts.offlineAfterMs ?? heartbeatMs * 3;
   const helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
@@ -129,6 +132,7 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     link.lastCpu = store.latestSample(node.id)?.data.cpu;
     byNode.set(node.id, link);
     store.setOnline(node.id, true, t);
+    if (!previous) inventory.record({ ts: t, nodeId: node.id, kind: credential ? 'node.joined' : 'node.online', subject: node.name, service: null, detail: { remote: link.remote } });
     log.info({ node: node.name, remote: link.remote, joined: credential !== undefined }, 'agent online');
     send(link, {
       type: 'welcome', protocol: PROTOCOL_VERSION, node: node.name, ackedSeq: node.ackedSeq, heartbeatMs,
@@ -177,6 +181,9 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
       case 'heartbeat':
         store.touchNode(node.id, now());
         return;
+      case 'workloads':
+        inventory.apply(node, msg);
+        return;
     }
   }
 
@@ -206,6 +213,7 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     if (closing || !node || byNode.get(node.id) !== link) return;
     byNode.delete(node.id);
     store.setOnline(node.id, false, now());
+    inventory.record({ ts: now(), nodeId: node.id, kind: 'node.offline', subject: node.name, service: null, detail: { code, reason: reason.toString() } });
     log.info({ node: node.name, code, reason: reason.toString() }, 'agent offline (link closed)');
   }
 

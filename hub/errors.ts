@@ -5,16 +5,19 @@
 export class MusterError extends Error {
   readonly code: string;
   readonly statusCode: number;
-  constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown }) {
+  /** Extra fields for the JSON error body (e.g. `suggestions`). */
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options);
     this.name = 'MusterError';
     this.code = code;
     this.statusCode = statusCode;
+    this.details = options?.details;
   }
 }
 
-const define = (code: string, statusCode: number) => (message: string, cause?: unknown) =>
-  new MusterError(code, statusCode, message, cause === undefined ? undefined : { cause });
+const define = (code: string, statusCode: number) => (message: string, cause?: unknown, details?: Record<string, unknown>) =>
+  new MusterError(code, statusCode, message, { ...(cause === undefined ? {} : { cause }), ...(details ? { details } : {}) });
 
 /** The request carries no bearer token, or one the hub does not know. */
 export const unauthorized = define('MUSTER_ERR_UNAUTHORIZED', 401);
@@ -22,6 +25,8 @@ export const unauthorized = define('MUSTER_ERR_UNAUTHORIZED', 401);
 export const forbidden = define('MUSTER_ERR_FORBIDDEN', 403);
 /** No node with that name. */
 export const nodeNotFound = define('MUSTER_ERR_NODE_NOT_FOUND', 404);
+/** No service with that name; `details.suggestions` holds close matches. */
+export const serviceNotFound = define('MUSTER_ERR_SERVICE_NOT_FOUND', 404);
 /** No token with that id. */
 export const tokenNotFound = define('MUSTER_ERR_TOKEN_NOT_FOUND', 404);
 /** A request body, query or parameter failed validation. */

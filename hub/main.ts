@@ -5,7 +5,9 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createStore } from './store.ts';
+import { createStore, openDatabase } from './store.ts';
+import { createWorkloadStore } from './workload-store.ts';
+import { createInventory } from './inventory.ts';
 import { createTokenService, type TokenService } from './tokens.ts';
 import { createAgentGateway, type AgentGatewayOptions } from './agent-gateway.ts';
 import { createMaintenance } from './maintenance.ts';
@@ -59,13 +61,16 @@ export function ensureAdminToken(tokens: TokenService, dataDir: string): { token
 export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const now = opts.now ?? Date.now;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = createStore({ path: join(opts.dataDir, 'muster.db') });
+  const db = openDatabase(join(opts.dataDir, 'muster.db'));
+  const store = createStore({ db });
+  const workloadStore = createWorkloadStore(db);
   const tokens = createTokenService({ store, now });
   const admin = ensureAdminToken(tokens, opts.dataDir);
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
-  const gateway = createAgentGateway({ store, tokens, now, log }, opts.gateway);
-  const maintenance = createMaintenance({ store, now, log });
-  const app = await buildServer({ store, tokens, gateway, log, version: MUSTER_VERSION,
+  const inventory = createInventory({ store: workloadStore, now, log });
+  const gateway = createAgentGateway({ store, tokens, inventory, now, log }, opts.gateway);
+  const maintenance = createMaintenance({ store, events: workloadStore, now, log });
+  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, now, log, version: MUSTER_VERSION,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   maintenance.start();
@@ -75,7 +80,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   } catch (err) {
     gateway.close();
     maintenance.close();
-    store.close();
+    db.close();
     throw err;
   }
   const address = app.server.address();
@@ -91,7 +96,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       gateway.close();
       maintenance.close();
       await app.close();
-      store.close();
+      db.close();
     },
   };
 }

@@ -1,9 +1,14 @@
-/** Periodic upkeep of the store: raw samples older than the retention are rolled into hourly rows. */
+/**
+ * Periodic upkeep of the store: raw samples older than the retention are
+ * rolled into hourly rows, and events past their retention are deleted.
+ */
 import type { Store } from './store.ts';
+import type { WorkloadStore } from './workload-store.ts';
 import type { Logger } from './agent-gateway.ts';
 
 export interface MaintenanceDeps {
   store: Pick<Store, 'rollup'>;
+  events: Pick<WorkloadStore, 'pruneEvents'>;
   now: () => number;
   log: Logger;
 }
@@ -11,6 +16,8 @@ export interface MaintenanceDeps {
 export interface MaintenanceOptions {
   /** Raw samples are kept at least this long (default 48 h; placement reads the last day). */
   rawRetentionMs?: number;
+  /** Events are kept this long (default 30 days). */
+  eventRetentionMs?: number;
   /** How often to run (default 10 min). */
   everyMs?: number;
 }
@@ -18,17 +25,24 @@ export interface MaintenanceOptions {
 /** Starts nothing until `start()`; `runOnce()` is what the timer calls, exposed for tests. */
 export function createMaintenance(deps: MaintenanceDeps, opts: MaintenanceOptions = {}) {
   const retention = opts.rawRetentionMs ?? 48 * 3_600_000;
+  const eventRetention = opts.eventRetentionMs ?? 30 * 86_400_000;
   const every = opts.everyMs ?? 10 * 60_000;
   let timer: NodeJS.Timeout | undefined;
   const runOnce = () => {
+    let removed = 0;
     try {
-      const removed = deps.store.rollup(deps.now() - retention);
+      removed = deps.store.rollup(deps.now() - retention);
       if (removed > 0) deps.log.info({ removed }, 'rolled raw samples into hourly rows');
-      return removed;
     } catch (err) {
       deps.log.error({ err }, 'sample rollup failed');
-      return 0;
     }
+    try {
+      const pruned = deps.events.pruneEvents(deps.now() - eventRetention);
+      if (pruned > 0) deps.log.info({ pruned }, 'deleted events past their retention');
+    } catch (err) {
+      deps.log.error({ err }, 'event pruning failed');
+    }
+    return removed;
   };
   return {
     runOnce,

@@ -47,4 +47,29 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node_id, hour)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE workloads (
+    node_id    INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('processes', 'containers', 'units', 'ports')),
+    key        TEXT NOT NULL,
+    data_json  TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (node_id, kind, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE workload_collectors (
+    node_id   INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
+    data_json TEXT NOT NULL
+  );
+  CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    ts          INTEGER NOT NULL,
+    node_id     INTEGER REFERENCES nodes(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    service     TEXT,
+    detail_json TEXT NOT NULL
+  );
+  CREATE INDEX events_ts ON events(ts);
+  CREATE INDEX events_node_ts ON events(node_id, ts);
+  `,
 ];

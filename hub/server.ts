@@ -11,11 +11,20 @@ import type { TokenService } from './tokens.ts';
 import type { AgentGateway, Logger } from './agent-gateway.ts';
 import { MusterError, badRequest, forbidden, nodeNotFound, unauthorized } from './errors.ts';
 import { nodeDetail, nodeSummary } from './views.ts';
+import { parseDuration } from './durations.ts';
+import type { Inventory } from './inventory.ts';
+import type { WorkloadStore } from './workload-store.ts';
+import { registerWorkloadRoutes } from './routes/workloads.ts';
 
 export interface ServerDeps {
   store: Store;
   tokens: TokenService;
   gateway: AgentGateway;
+  inventory: Pick<Inventory, 'get' | 'views'>;
+  events: Pick<WorkloadStore, 'listEvents'>;
+  now: () => number;
+  /** The DNS domain names are shown under (default `internal`). */
+  domain?: string;
   /** A pino logger; the hub's subsystems share it. */
   log: Logger;
   version: string;
@@ -23,14 +32,6 @@ export interface ServerDeps {
   agentBundle?: string;
 }
 
-const DURATION_RE = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses `90s`, `15m`, `1h`, `7d` into milliseconds. */
-export function parseDuration(s: string): number | undefined {
-  const m = DURATION_RE.exec(s);
-  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
-}
 
 /** Builds the fastify app with every route; the caller decides whether and where to listen. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -39,7 +40,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof MusterError) {
-      return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message } });
+      return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message, ...err.details } });
     }
     const e = err as { statusCode?: number; validation?: unknown; message?: string; code?: string };
     if (e.validation || (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)) {
@@ -134,6 +135,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       reply.code(201);
       return { token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString() };
     });
+
+    registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {
       const r = tokens.revoke(req.params.id);

@@ -90,8 +90,26 @@ export interface Store {
 }
 
 export interface StoreOptions {
-  /** Path of the database file, or ':memory:'. */
-  path: string;
+  /** Path of the database file, or ':memory:'; opened (and closed) by the store. */
+  path?: string;
+  /** A database already opened by {@link openDatabase}, shared with other stores; the caller closes it. */
+  db?: Database.Database;
+}
+
+/** Opens a database file in WAL mode and brings its schema up to date. */
+export function openDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
 }
 
 interface NodeRow {
@@ -138,12 +156,9 @@ function summarize(values: (number | null)[]): [number | null, number | null, nu
 
 /** Opens (and migrates) the database and prepares every statement once. */
 export function createStore(opts: StoreOptions): Store {
-  const db = new Database(opts.path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  if (!opts.db && !opts.path) throw new Error('createStore needs a path or an open database');
+  const owned = !opts.db;
+  const db = opts.db ?? openDatabase(opts.path!);
 
   const q = {
     nodeByName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
@@ -246,7 +261,7 @@ export function createStore(opts: StoreOptions): Store {
     },
     revokeNodeTokens: (nodeId, now) => void q.revokeNode.run(now, nodeId),
     touchToken: (id, now) => void q.touchToken.run(now, id),
-    close: () => db.close(),
+    close: () => { if (owned) db.close(); },
   };
 }
 

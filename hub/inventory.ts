@@ -1,0 +1,216 @@
+/**
+ * The live inventory of what runs on every node, kept in memory for fast
+ * reads (services, DNS, metrics) and written through to SQLite so a hub
+ * restart loses nothing. Applies the agents' snapshots and deltas, turns each
+ * change into events, and tells subscribers that something changed.
+ */
+import {
+  portKey,
+  type CollectorStates, type ContainerInfo, type ContainerUse, type ListenPort, type ProcessInfo, type UnitInfo, type WorkloadsMessage,
+} from '../protocol/index.ts';
+import type { Logger } from './agent-gateway.ts';
+import type { NewEvent, WorkloadKind, WorkloadStore } from './workload-store.ts';
+import { containerEvents, portEvents, unitEvents, type DerivedEvent } from './workload-events.ts';
+import { containerServiceName, processServiceName, unitServiceName, type NodeWorkloadView } from './services.ts';
+
+/** One node's workloads in memory. */
+export interface NodeWorkloads {
+  processes: Map<string, ProcessInfo>;
+  containers: Map<string, ContainerInfo>;
+  units: Map<string, UnitInfo>;
+  ports: Map<string, ListenPort>;
+  /** Latest use of each running container; not persisted (the next sample brings it back). */
+  use: Map<string, ContainerUse>;
+  collectors: CollectorStates;
+  /** When the last frame was applied (ms). */
+  updatedAt: number;
+}
+
+type Items = { processes: ProcessInfo; containers: ContainerInfo; units: UnitInfo; ports: ListenPort };
+const KINDS: readonly WorkloadKind[] = ['processes', 'containers', 'units', 'ports'];
+
+interface Sync {
+  id: number;
+  next: number;
+  seen: Record<WorkloadKind, Set<string>>;
+}
+
+interface Entry {
+  w: NodeWorkloads;
+  /** True once a full snapshot (or stored state) exists: the first snapshot of a new node is not news. */
+  known: boolean;
+  sync?: Sync;
+}
+
+export interface InventoryDeps {
+  store: WorkloadStore;
+  now: () => number;
+  log: Logger;
+}
+
+/** What a node is called and whether it is online, for views. */
+export interface NodeRef {
+  id: number;
+  name: string;
+  online: boolean;
+}
+
+export interface Inventory {
+  /** Applies one `workloads` frame from a node; returns the events it caused. */
+  apply(node: { id: number; name: string }, msg: WorkloadsMessage): NewEvent[];
+  /** One node's workloads, or undefined when it never reported any. */
+  get(nodeId: number): NodeWorkloads | undefined;
+  /** Views of the given nodes, for buildServices. */
+  views(nodes: NodeRef[]): NodeWorkloadView[];
+  /** Records an event that did not come from a workloads frame (node online/offline). */
+  record(event: NewEvent): void;
+  /** Calls `fn` after every change; returns the unsubscribe function. */
+  subscribe(fn: () => void): () => void;
+}
+
+const emptyNode = (): NodeWorkloads => ({
+  processes: new Map(), containers: new Map(), units: new Map(), ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0,
+});
+
+function keyOf(kind: WorkloadKind, item: Items[WorkloadKind]): string {
+  switch (kind) {
+    case 'processes': return String((item as ProcessInfo).pid);
+    case 'containers': return (item as ContainerInfo).id;
+    case 'units': return (item as UnitInfo).name;
+    case 'ports': return portKey(item as ListenPort);
+  }
+}
+
+/** Loads the stored inventory and returns it ready for frames. */
+export function createInventory(deps: InventoryDeps): Inventory {
+  const { store, now, log } = deps;
+  const nodes = new Map<number, Entry>();
+  const listeners = new Set<() => void>();
+
+  for (const row of store.loadAll()) {
+    let e = nodes.get(row.nodeId);
+    if (!e) nodes.set(row.nodeId, (e = { w: emptyNode(), known: true }));
+    (e.w[row.kind] as Map<string, unknown>).set(row.key, row.data);
+  }
+  for (const [nodeId, collectors] of store.loadCollectors()) {
+    let e = nodes.get(nodeId);
+    if (!e) nodes.set(nodeId, (e = { w: emptyNode(), known: true }));
+    e.w.collectors = collectors;
+  }
+
+  const notify = () => {
+    for (const fn of listeners) {
+      try { fn(); } catch (err) { log.error({ err }, 'inventory subscriber failed'); }
+    }
+  };
+
+  /** The service name a socket's holder is known by, for port events. */
+  function portService(w: NodeWorkloads, p: ListenPort): string | null {
+    if (p.owner.containerId) {
+      const c = w.containers.get(p.owner.containerId);
+      return c ? containerServiceName(c) : null;
+    }
+    if (p.owner.unit?.endsWith('.service')) return unitServiceName(p.owner.unit);
+    const proc = p.pid !== undefined ? w.processes.get(String(p.pid)) : undefined;
+    return proc ? processServiceName(proc) : p.process ?? null;
+  }
+
+  function derive(w: NodeWorkloads, kind: WorkloadKind, before: unknown, after: unknown): DerivedEvent[] {
+    switch (kind) {
+      case 'containers': return containerEvents(before as ContainerInfo | undefined, after as ContainerInfo | undefined);
+      case 'units': return unitEvents(before as UnitInfo | undefined, after as UnitInfo | undefined);
+      case 'ports': {
+        const p = (after ?? before) as ListenPort;
+        return portEvents(before as ListenPort | undefined, after as ListenPort | undefined, portService(w, p));
+      }
+      case 'processes': return [];
+    }
+  }
+
+  return {
+    apply(node, msg) {
+      let entry = nodes.get(node.id);
+      if (!entry) nodes.set(node.id, (entry = { w: emptyNode(), known: false }));
+      const { w } = entry;
+      const ts = now();
+      const quiet = !entry.known; // the first inventory of a node: everything is "new", nothing is news
+      const derived: DerivedEvent[] = [];
+      const upserts: { kind: WorkloadKind; key: string; data: unknown }[] = [];
+      const removes: { kind: WorkloadKind; key: string }[] = [];
+
+      if (msg.sync) {
+        if (msg.sync.part === 0) entry.sync = { id: msg.sync.id, next: 0, seen: { processes: new Set(), containers: new Set(), units: new Set(), ports: new Set() } };
+        if (!entry.sync || entry.sync.id !== msg.sync.id || entry.sync.next !== msg.sync.part) {
+          // A part of a snapshot whose beginning we missed: apply it, but do not trust it to say what is gone.
+          log.warn({ node: node.name, sync: msg.sync }, 'workload snapshot part out of order; waiting for the next snapshot');
+          entry.sync = undefined;
+        } else {
+          entry.sync.next++;
+        }
+      }
+      // Containers first: port events name the container that holds the port.
+      const order: WorkloadKind[] = ['containers', 'units', 'processes', 'ports'];
+      for (const kind of order) {
+        const map = w[kind] as Map<string, unknown>;
+        for (const item of msg.upsert[kind] as Items[WorkloadKind][]) {
+          const key = keyOf(kind, item);
+          entry.sync?.seen[kind].add(key);
+          const before = map.get(key);
+          map.set(key, item);
+          upserts.push({ kind, key, data: item });
+          if (kind === 'containers' && (item as ContainerInfo).state !== 'running') w.use.delete(key);
+          if (!quiet) derived.push(...derive(w, kind, before, item));
+        }
+        for (const raw of msg.remove[kind]) {
+          const key = String(raw);
+          const before = map.get(key);
+          if (before === undefined) continue;
+          map.delete(key);
+          removes.push({ kind, key });
+          if (!quiet) derived.push(...derive(w, kind, before, undefined));
+          if (kind === 'containers') w.use.delete(key);
+        }
+      }
+      if (msg.sync?.last && entry.sync) {
+        for (const kind of KINDS) {
+          const map = w[kind] as Map<string, unknown>;
+          for (const [key, before] of map) {
+            if (entry.sync.seen[kind].has(key)) continue;
+            map.delete(key);
+            removes.push({ kind, key });
+            if (!quiet) derived.push(...derive(w, kind, before, undefined));
+          }
+        }
+        entry.sync = undefined;
+        entry.known = true;
+      }
+      if (msg.sync) w.use.clear();
+      for (const u of msg.use) w.use.set(u.id, u);
+      if (msg.collectors) w.collectors = msg.collectors;
+      w.updatedAt = ts;
+
+      const events: NewEvent[] = derived.map((d) => ({ ts, nodeId: node.id, ...d }));
+      store.apply(node.id, { upserts, removes, ...(msg.collectors ? { collectors: msg.collectors } : {}), events }, ts);
+      if (upserts.length || removes.length || msg.collectors) notify();
+      return events;
+    },
+    get: (nodeId) => nodes.get(nodeId)?.w,
+    views(refs) {
+      const out: NodeWorkloadView[] = [];
+      for (const ref of refs) {
+        const w = nodes.get(ref.id)?.w;
+        if (!w) continue;
+        out.push({ node: ref.name, online: ref.online, ...w });
+      }
+      return out;
+    },
+    record(event) {
+      store.appendEvents([event]);
+      notify();
+    },
+    subscribe(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { createStore, openDatabase } from '../../hub/store.ts';
+import { createWorkloadStore } from '../../hub/workload-store.ts';
+import { createInventory } from '../../hub/inventory.ts';
+import type { ContainerInfo, ListenPort, ProcessInfo, UnitInfo, WorkloadsMessage } from '../../protocol/index.ts';
+import { tempDir } from '../helpers/processes.ts';
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+
+const container = (id: string, over: Partial<ContainerInfo> = {}): ContainerInfo => ({
+  id: id.repeat(64).slice(0, 64), name: `ctr-${id}`, image: 'img', imageId: 'sha256:1', command: 'run', state: 'running',
+  health: 'none', restartCount: 0, restartPolicy: 'no', pid: 10, ports: [], labels: {}, ...over,
+});
+const proc = (pid: number, name = 'app'): ProcessInfo => ({
+  pid, ppid: 1, name, cmdline: `/bin/${name}`, uid: 0, user: 'root', startTime: 1_700_000_000, cpuSeconds: 0, rssBytes: 0, owner: {},
+});
+const unit = (name: string, activeState: string): UnitInfo => ({
+  name, description: '', loadState: 'loaded', activeState, subState: activeState === 'active' ? 'running' : activeState, mainPid: 0, restarts: 0,
+});
+const port = (p: number, pid: number): ListenPort => ({ protocol: 'tcp', address: '0.0.0.0', port: p, pid, process: 'app', owner: {} });
+
+function frame(parts: { upsert?: Partial<WorkloadsMessage['upsert']>; remove?: Partial<WorkloadsMessage['remove']>; sync?: WorkloadsMessage['sync'] }): WorkloadsMessage {
+  return {
+    type: 'workloads', ts: 0,
+    upsert: { processes: [], containers: [], units: [], ports: [], ...parts.upsert },
+    remove: { processes: [], containers: [], units: [], ports: [], ...parts.remove },
+    use: [],
+    ...(parts.sync ? { sync: parts.sync } : {}),
+  };
+}
+
+function setup(dir = tempDir('inv')) {
+  const db = openDatabase(join(dir, 'muster.db'));
+  const store = createStore({ db });
+  const workloads = createWorkloadStore(db);
+  let t = 1_000_000;
+  const inventory = createInventory({ store: workloads, now: () => t, log: silent });
+  const node = store.joinNode('n1', 'm1', t);
+  return { dir, db, store, workloads, inventory, node, tick: (ms = 1000) => { t += ms; } };
+}
+
+test('the first snapshot of a node fills the inventory without events; later changes are events', () => {
+  const { inventory, node, workloads, tick } = setup();
+  const events0 = inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { containers: [container('a')], processes: [proc(5)], ports: [port(80, 5)] } }));
+  assert.equal(events0, []);
+  assert.is(inventory.get(node.id)!.containers.size, 1);
+
+  tick();
+  const ev = inventory.apply(node, frame({ upsert: { containers: [container('a', { state: 'exited', exitCode: 137, pid: 0 }), container('b')], ports: [port(81, 5)] } }));
+  assert.equal(ev.map((e) => `${e.kind} ${e.subject}`).sort(), ['container.died ctr-a', 'container.started ctr-b', 'port.opened tcp 0.0.0.0:81']);
+  tick();
+  const ev2 = inventory.apply(node, frame({ remove: { containers: [container('a').id], ports: ['tcp 0.0.0.0:80'] } }));
+  assert.equal(ev2.map((e) => e.kind).sort(), ['container.removed', 'port.closed']);
+  const stored = workloads.listEvents({ limit: 10 });
+  assert.is(stored.length, 5);
+  assert.is(stored[0]!.node, 'n1');
+  assert.equal(workloads.listEvents({ limit: 10, kind: 'container' }).map((e) => e.kind).sort(), ['container.died', 'container.removed', 'container.started']);
+});
+
+test('a later snapshot forgets what it does not mention, and says so in events', () => {
+  const { inventory, node } = setup();
+  inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { containers: [container('a'), container('b')], units: [unit('web.service', 'active')] } }));
+  // Reconnect: a snapshot in two parts; container b and the unit are gone, the unit failed before it went.
+  inventory.apply(node, frame({ sync: { id: 2, part: 0, last: false }, upsert: { containers: [container('a')] } }));
+  assert.is(inventory.get(node.id)!.containers.size, 2, 'nothing is forgotten before the last part');
+  const ev = inventory.apply(node, frame({ sync: { id: 2, part: 1, last: true }, upsert: { units: [unit('web.service', 'failed')] } }));
+  assert.is(inventory.get(node.id)!.containers.size, 1);
+  assert.equal(ev.map((e) => e.kind).sort(), ['container.removed', 'unit.failed']);
+});
+
+test('a snapshot part out of order is applied but does not remove anything', () => {
+  const { inventory, node } = setup();
+  inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { containers: [container('a'), container('b')] } }));
+  inventory.apply(node, frame({ sync: { id: 2, part: 1, last: true }, upsert: { containers: [container('c')] } }));
+  assert.is(inventory.get(node.id)!.containers.size, 3);
+});
+
+test('the inventory survives a hub restart: it is loaded from SQLite', () => {
+  const first = setup();
+  first.inventory.apply(first.node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { containers: [container('a')], processes: [proc(7, 'redis')], units: [unit('redis.service', 'active')] } }));
+  first.db.close();
+  const db = openDatabase(join(first.dir, 'muster.db'));
+  const inventory = createInventory({ store: createWorkloadStore(db), now: () => 2_000_000, log: silent });
+  const w = inventory.get(first.node.id)!;
+  assert.is(w.containers.size, 1);
+  assert.is(w.processes.get('7')!.name, 'redis');
+  assert.is(w.units.get('redis.service')!.activeState, 'active');
+  // Known from the store: the next change is news.
+  const ev = inventory.apply(first.node, frame({ upsert: { units: [unit('redis.service', 'failed')] } }));
+  assert.equal(ev.map((e) => e.kind), ['unit.failed']);
+  db.close();
+});
+
+test('subscribers hear about changes', () => {
+  const { inventory, node } = setup();
+  let calls = 0;
+  const off = inventory.subscribe(() => { calls++; });
+  inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { processes: [proc(1)] } }));
+  inventory.apply(node, frame({}));
+  off();
+  inventory.apply(node, frame({ upsert: { processes: [proc(2)] } }));
+  assert.is(calls, 1, 'an empty frame is not a change, and an unsubscribed listener hears nothing');
+});
+
+test.run();
