@@ -31,8 +31,9 @@ export function createApiClient(cfg: ClientConfig, fetchImpl: typeof fetch = fet
       throw new CliError('MUSTER_ERR_BAD_RESPONSE', `the hub at ${cfg.hub} answered ${res.status} with something that is not JSON; is that a muster hub?`);
     }
     if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string } }).error;
-      throw new CliError(e?.code ?? `HTTP_${res.status}`, `${e?.message ?? res.statusText} (${e?.code ?? res.status})`);
+      const e = (json as { error?: { code?: string; message?: string } & Record<string, unknown> }).error;
+      const { code: _code, message: _message, ...details } = e ?? {};
+      throw new CliError(e?.code ?? `HTTP_${res.status}`, `${e?.message ?? res.statusText} (${e?.code ?? res.status})`, 1, details);
     }
     return json as T;
   };

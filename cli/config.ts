@@ -53,9 +53,12 @@ export function resolveClient(flags: { hub?: string; token?: string }, env: Reco
 export class CliError extends Error {
   readonly code: string;
   readonly exitCode: number;
-  constructor(code: string, message: string, exitCode = 1) {
+  /** The rest of the hub's JSON error body, when the error came from the API (e.g. `suggestions`). */
+  readonly details: Record<string, unknown>;
+  constructor(code: string, message: string, exitCode = 1, details: Record<string, unknown> = {}) {
     super(message);
     this.code = code;
     this.exitCode = exitCode;
+    this.details = details;
   }
 }

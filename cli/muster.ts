@@ -9,6 +9,9 @@ import { upCommand } from './commands/up.ts';
 import { hubCommand } from './commands/hub.ts';
 import { nodesCommand } from './commands/nodes.ts';
 import { tokenCommand } from './commands/token.ts';
+import { servicesCommand, whereCommand } from './commands/services.ts';
+import { psCommand } from './commands/ps.ts';
+import { eventsCommand } from './commands/events.ts';
 import { runAgentCommand } from '../agent/main.ts';
 
 const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
@@ -20,6 +23,10 @@ Commands:
   hub       run the hub: inventory, API, agent endpoint
   agent     run the agent on a node: muster agent --hub URL --join TOKEN
   nodes     list nodes (or 'muster nodes NAME' for one)
+  services  list services and where their instances run
+  where     where and how one service runs: muster where NAME
+  ps        containers, units and processes of one node: muster ps --node NAME
+  events    what changed: containers started/died, units failed, ports opened
   token     create, list and revoke join tokens and node credentials
 
 Run 'muster <command> --help' for a command's options. The CLI finds the hub
@@ -32,6 +39,10 @@ const COMMANDS: Record<string, Command> = {
   hub: hubCommand,
   nodes: nodesCommand,
   token: tokenCommand,
+  services: servicesCommand,
+  where: whereCommand,
+  ps: psCommand,
+  events: eventsCommand,
   agent: (argv, io) => runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 
