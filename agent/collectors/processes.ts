@@ -1,0 +1,204 @@
+/**
+ * Every process on the node, from /proc. In steady state a read costs one
+ * /proc/PID/stat per process: the command line, owner (cgroup) and user are
+ * read once per process and kept while its pid, start time and name stay the
+ * same (exec changes the name, not the start time).
+ * Kernel threads are left out. An idle process yields an identical record on
+ * every read, so the workload diff sends it only once.
+ */
+import { openSync, readSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { Owner, ProcessInfo } from '../../protocol/workloads.ts';
+import { MAX_CMDLINE } from '../../protocol/workloads.ts';
+import { parseCgroupOwner } from './cgroup-owner.ts';
+import { hostPath, truncate } from './read.ts';
+
+/**
+ * USER_HZ, the unit of times in /proc/PID/stat. It is 100 on every Linux
+ * architecture muster runs on (the kernel fixes it for userspace ABI; only
+ * sysconf(_SC_CLK_TCK) could say otherwise, and Node cannot call it).
+ */
+export const USER_HZ = 100;
+
+/** How many reads a kernel thread's pid is skipped before it is looked at again. */
+const KTHREAD_RECHECK = 30;
+
+/** PF_KTHREAD in /proc/PID/stat's flags: the process is a kernel thread. */
+const PF_KTHREAD = 0x00200000;
+
+/** The fields of /proc/PID/stat the agent uses. */
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  flags: number;
+  /** utime + stime, in clock ticks. */
+  cpuTicks: number;
+  /** Start time after boot, in clock ticks. */
+  startTicks: number;
+  rssPages: number;
+}
+
+/** Parses /proc/PID/stat; the name may hold spaces and parentheses, so fields are counted from the last ')'. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const pid = Number(text.slice(0, open).trim());
+  const rest = text.slice(close + 2).split(' ');
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const field = (n: number) => Number(rest[n - 3]);
+  const stat = {
+    pid,
+    comm: text.slice(open + 1, close),
+    ppid: field(4),
+    flags: field(9),
+    cpuTicks: field(14) + field(15),
+    startTicks: field(22),
+    rssPages: field(24),
+  };
+  return Number.isFinite(stat.pid) && Number.isFinite(stat.cpuTicks) && Number.isFinite(stat.rssPages) ? stat : undefined;
+}
+
+/** Parses /etc/passwd into uid -> name. */
+export function parsePasswd(text: string): Map<number, string> {
+  const users = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const f = line.split(':');
+    const uid = Number(f[2]);
+    if (f[0] && Number.isInteger(uid) && !users.has(uid)) users.set(uid, f[0]);
+  }
+  return users;
+}
+
+/** Turns NUL-separated /proc/PID/cmdline into one line. */
+export function parseCmdline(raw: string): string {
+  return truncate(raw.replace(/\0+$/, '').replace(/\0/g, ' ').trim(), MAX_CMDLINE);
+}
+
+/** The memory page size, from the first mapping of /proc/self/smaps (Node cannot call getpagesize). */
+export function readPageSize(root: string): number {
+  let fd: number | undefined;
+  try {
+    fd = openSync(hostPath(root, '/proc/self/smaps'), 'r');
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const m = /KernelPageSize:\s+(\d+) kB/.exec(buf.subarray(0, n).toString('latin1'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // fall through to the common default
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return 4096;
+}
+
+interface Known {
+  startTicks: number;
+  /** The name when the command line was read: exec(2) changes it but not the start time. */
+  comm: string;
+  cmdline: string;
+  uid: number;
+  owner: Owner;
+}
+
+export interface ProcessReaderOptions {
+  /** Filesystem root the host files are read under; default '/'. */
+  root?: string;
+}
+
+/** Reads every process; see the module comment for what it costs. */
+export interface ProcessReader {
+  read(): Promise<ProcessInfo[]>;
+}
+
+/** Creates a reader with an empty cache. */
+export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
+  const root = opts.root ?? '/';
+  const known = new Map<number, Known>();
+  // Kernel threads are most pids on a small host and never change; they are
+  // re-checked every KTHREAD_RECHECK reads in case a pid was reused.
+  const kthreads = new Set<number>();
+  let reads = 0;
+  const pageSize = readPageSize(root);
+  let bootTime: number | undefined;
+  let users = new Map<number, string>();
+  let passwdMtime = -1;
+
+  const readBootTime = (): number => {
+    if (bootTime === undefined) {
+      const m = /^btime (\d+)$/m.exec(readFileSync(hostPath(root, '/proc/stat'), 'utf8'));
+      if (!m) throw new Error('no btime in /proc/stat');
+      bootTime = Number(m[1]);
+    }
+    return bootTime;
+  };
+
+  const refreshUsers = () => {
+    try {
+      const path = hostPath(root, '/etc/passwd');
+      const mtime = statSync(path).mtimeMs;
+      if (mtime === passwdMtime) return;
+      users = parsePasswd(readFileSync(path, 'utf8'));
+      passwdMtime = mtime;
+    } catch {
+      users = new Map(); // no passwd (a minimal container): uids as numbers
+    }
+  };
+
+  return {
+    async read() {
+      const btime = readBootTime();
+      refreshUsers();
+      if (++reads % KTHREAD_RECHECK === 0) kthreads.clear();
+      const seen = new Set<number>();
+      const out: ProcessInfo[] = [];
+      for (const entry of readdirSync(hostPath(root, '/proc'))) {
+        const pid = Number(entry);
+        if (!Number.isInteger(pid) || pid <= 0 || kthreads.has(pid)) continue;
+        const dir = hostPath(root, `/proc/${entry}`);
+        let stat: ProcStat | undefined;
+        try {
+          stat = parseProcStat(readFileSync(`${dir}/stat`, 'latin1'));
+        } catch {
+          continue; // gone since readdir
+        }
+        if (!stat) continue;
+        if (stat.flags & PF_KTHREAD || pid === 2 || stat.ppid === 2) {
+          kthreads.add(pid);
+          continue;
+        }
+        seen.add(pid);
+        let k = known.get(pid);
+        if (!k || k.startTicks !== stat.startTicks || k.comm !== stat.comm) {
+          try {
+            const cmdline = parseCmdline(readFileSync(`${dir}/cmdline`, 'utf8'));
+            const uid = statSync(dir).uid;
+            let owner: Owner = {};
+            try { owner = parseCgroupOwner(readFileSync(`${dir}/cgroup`, 'utf8')); } catch { /* no cgroup file: no owner */ }
+            k = { startTicks: stat.startTicks, comm: stat.comm, cmdline, uid, owner };
+            // An empty command line is a process caught mid-exec (or a zombie): look again next time.
+            if (cmdline) known.set(pid, k);
+            else known.delete(pid);
+          } catch {
+            continue; // exited mid-read
+          }
+        }
+        out.push({
+          pid,
+          ppid: stat.ppid,
+          name: stat.comm.slice(0, 64),
+          cmdline: k.cmdline,
+          uid: k.uid,
+          user: (users.get(k.uid) ?? String(k.uid)).slice(0, 64),
+          startTime: btime + stat.startTicks / USER_HZ,
+          cpuSeconds: stat.cpuTicks / USER_HZ,
+          rssBytes: stat.rssPages * pageSize,
+          owner: k.owner,
+        });
+      }
+      for (const pid of known.keys()) if (!seen.has(pid)) known.delete(pid);
+      return out;
+    },
+  };
+}
