@@ -25,7 +25,7 @@ log "node 18: $("$NODE18_DIR/bin/node" --version)"
 
 # 3. Debian packages the tests and their helpers use.
 need=()
-for pkg in iproute2 procps docker.io busybox-static; do
+for pkg in iproute2 procps docker.io busybox-static systemd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -55,4 +55,5 @@ if ! docker image inspect muster-test/busybox:latest >/dev/null 2>&1; then
   tar -C "$tmp" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - muster-test/busybox:latest >/dev/null
   rm -rf "$tmp"
 fi
+bash install/systemd-test-image.sh
 log "ready"
