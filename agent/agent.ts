@@ -46,6 +46,8 @@ export interface AgentOptions {
   backoffMaxMs?: number;
   /** Called when the hub refuses this agent for good (bad token, revoked, name taken). */
   onFatal?: (code: number, reason: string) => void;
+  /** Called by close(), after the last read: releases what the collectors hold (event streams, watchers). */
+  onClose?: () => void;
 }
 
 /** Live view of the agent, for tests and the CLI. */
@@ -302,6 +304,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       clearTimeout(workloadTimer);
       await sampling;
       await workloadChain;
+      opts.onClose?.();
       const socket = ws;
       if (socket && socket.readyState !== WebSocket.CLOSED) {
         await new Promise<void>((resolve) => {

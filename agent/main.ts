@@ -11,12 +11,19 @@ import { createCollectors } from './collectors/index.ts';
 import { createStateStore } from './state.ts';
 import { createLogger, type LogLevel } from './log.ts';
 import { createAgent, type Agent } from './agent.ts';
+import { createDockerClient, DEFAULT_DOCKER_SOCKET } from './docker-client.ts';
+import { createContainerReader } from './collectors/containers.ts';
+import { createProcessReader } from './collectors/processes.ts';
+import { createListenerReader } from './collectors/listeners.ts';
+import { createUnitReader } from './collectors/systemd-units.ts';
+import { createWorkloadCollector } from './workloads.ts';
 
 export const AGENT_USAGE = `Usage: muster agent --hub URL [--join TOKEN] [options]
 
-Runs the muster agent on this node: it reports host facts and resource use to
-the hub. The first start needs a join token (muster token create --role agent);
-the agent then keeps a node credential in its state directory.
+Runs the muster agent on this node: it reports host facts, resource use, and
+what runs here (processes, Docker containers, systemd units, listening ports)
+to the hub. The first start needs a join token (muster token create --role
+agent); the agent then keeps a node credential in its state directory.
 
 Options:
   --hub URL          hub address, e.g. http://hub.lan:7070   (env MUSTER_HUB)
@@ -26,6 +33,8 @@ Options:
                      ~/.local/state/muster-agent otherwise)
   --interval DUR     sample period, e.g. 10s, 1m (default 10s)
   --label K=V        node label, repeatable (e.g. --label group=compute)
+  --docker-socket P  Docker Engine socket (default: DOCKER_HOST if unix://,
+                     else ${DEFAULT_DOCKER_SOCKET})
   --log-level LEVEL  debug, info, warn, error (default info)
   -h, --help         show this help
   --version          print the version
@@ -69,6 +78,7 @@ export interface AgentConfig {
   intervalMs: number;
   labels: Record<string, string>;
   logLevel: LogLevel;
+  dockerSocket: string;
 }
 
 /** Turns flags and environment into a validated agent config, reporting every problem at once. */
@@ -80,6 +90,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       options: {
         hub: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
         interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
+        'docker-socket': { type: 'string' },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
       },
       strict: true,
@@ -114,10 +125,19 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   }
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) problems.push(`--log-level must be debug, info, warn or error`);
+  let dockerSocket = values['docker-socket'];
+  if (dockerSocket === undefined && env.DOCKER_HOST) {
+    if (env.DOCKER_HOST.startsWith('unix://')) dockerSocket = env.DOCKER_HOST.slice('unix://'.length);
+    else problems.push(`DOCKER_HOST=${env.DOCKER_HOST} is not a unix:// socket; the agent talks to the local Engine only (use --docker-socket PATH)`);
+  }
+  if (dockerSocket !== undefined && !dockerSocket.startsWith('/')) problems.push(`--docker-socket must be an absolute path, not ${JSON.stringify(dockerSocket)}`);
   if (problems.length) throw new UsageError(problems.join('\n'));
   const stateDir = values.state ?? (process.getuid?.() === 0 ? '/var/lib/muster-agent' : join(homedir(), '.local/state/muster-agent'));
   const joinToken = values.join ?? env.MUSTER_JOIN_TOKEN;
-  return { hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, ...(joinToken ? { joinToken } : {}) };
+  return {
+    hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, dockerSocket: dockerSocket ?? DEFAULT_DOCKER_SOCKET,
+    ...(joinToken ? { joinToken } : {}),
+  };
 }
 
 /** Builds and starts an agent from a config; the caller owns shutdown. */
@@ -130,10 +150,25 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   if (saved && saved.node !== config.name) {
     throw new UsageError(`the state directory ${config.stateDir} belongs to node '${saved.node}', not '${config.name}'; use --state for another directory`);
   }
-  const agent = createAgent({ collectors, state, log }, {
+  // The container reader's events ask the agent for an early read; the agent does not exist yet here.
+  let agentRef: Agent | undefined;
+  const containers = createContainerReader({
+    docker: createDockerClient({ socketPath: config.dockerSocket }),
+    onChange: () => agentRef?.refreshWorkloads(),
+  });
+  const units = createUnitReader({});
+  const workloads = createWorkloadCollector({
+    processes: createProcessReader({}),
+    listeners: createListenerReader({}),
+    containers,
+    units,
+  });
+  const agent = createAgent({ collectors, workloads, state, log }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal,
+    onClose: () => { containers.close(); units.close(); },
   });
+  agentRef = agent;
   agent.start();
   log.info('agent started', { node: config.name, hub: config.hub, intervalMs: config.intervalMs, version: MUSTER_VERSION });
   return agent;

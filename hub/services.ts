@@ -89,26 +89,37 @@ export function unitServiceName(unit: string): string {
 }
 
 /**
- * The service of a bare process: its name, or for an interpreter (`node
+ * The program a process runs: its kernel name, unless the command line shows
+ * an interpreter (Node 24 names its main thread `MainThread`, and `python3`
+ * says nothing anyway).
+ */
+export function programName(p: Pick<ProcessInfo, 'name' | 'cmdline'>): string {
+  const argv0 = basename(p.cmdline.split(' ')[0] ?? '', false);
+  return INTERPRETERS.test(argv0) ? argv0 : p.name;
+}
+
+/**
+ * The service of a bare process: its program, or for an interpreter (`node
  * server.js`, `python3 -m http.server`) the script or module it runs.
  */
 export function processServiceName(p: Pick<ProcessInfo, 'name' | 'cmdline'>): string {
-  if (!INTERPRETERS.test(p.name)) return p.name;
+  const program = programName(p);
+  if (!INTERPRETERS.test(program)) return program;
   const args = p.cmdline.split(' ').slice(1);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-m' && args[i + 1]) return args[i + 1]!;
     if (a === '-jar' && args[i + 1]) return basename(args[i + 1]!);
-    if (a === '-e' || a === '-c') return p.name; // inline code: nothing better to go on
+    if (a === '-e' || a === '-c') return program; // inline code: nothing better to go on
     if (a.startsWith('-')) continue;
-    return basename(a) || p.name;
+    return basename(a) || program;
   }
-  return p.name;
+  return program;
 }
 
-function basename(path: string): string {
+function basename(path: string, dropExtension = true): string {
   const file = path.split('/').pop() ?? path;
-  return file.replace(/\.(m?js|cjs|ts|py|rb|pl|php|jar)$/, '');
+  return dropExtension ? file.replace(/\.(m?js|cjs|ts|py|rb|pl|php|jar)$/, '') : file;
 }
 
 /** Units worth listing as instances: loaded services that run, start, stop or failed. */
@@ -231,7 +242,7 @@ export function buildServices(nodes: Iterable<NodeWorkloadView>): Service[] {
         nodeOnline: node.online,
         kind: 'process',
         id: String(pid),
-        name: proc.name,
+        name: programName(proc),
         state: 'running',
         health: 'none',
         healthy: node.online,

@@ -35,7 +35,8 @@ export function containerEvents(before: ContainerInfo | undefined, after: Contai
   } else if (!wasRunning && isRunning) {
     out.push({ kind: 'container.started', ...base, detail: detail(after, { ports: after.ports }) });
   } else if (wasRunning && !isRunning) {
-    const failed = (after.exitCode ?? 0) !== 0 || after.state === 'dead';
+    // A container someone stopped is "stopped" even when it ignored SIGTERM and was killed (exit 137).
+    const failed = !after.stopRequested && ((after.exitCode ?? 0) !== 0 || after.state === 'dead');
     out.push({ kind: failed ? 'container.died' : 'container.stopped', ...base, detail: detail(after, { exitCode: after.exitCode ?? null }) });
   } else if (!before && !isRunning) {
     out.push({ kind: 'container.created', ...base, detail: detail(after) });

@@ -68,6 +68,8 @@ export const ContainerInfo = Type.Object({
   finishedAt: Type.Optional(NonNeg()),
   restartCount: Count(),
   restartPolicy: Str(64),
+  /** True when it stopped because someone asked (docker stop/kill), not by itself: an exit code of 137 then is no crash. */
+  stopRequested: Type.Optional(Type.Boolean()),
   /** PID of the container's first process on the host, 0 when not running. */
   pid: Count(),
   ports: List(PublishedPort, 1024),

@@ -175,6 +175,8 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
   const cache = new Map<string, Cached>();
   const digests = new Map<string, string | undefined>();
   const dirty = new Set<string>();
+  /** Containers someone stopped or killed since they last started (from the event stream). */
+  const stopRequested = new Set<string>();
   let latestUse = new Map<string, ContainerUse>();
   let statsInFlight: Promise<void> | undefined;
   let subscription: EventSubscription | undefined;
@@ -187,7 +189,12 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
     subscription = docker.events({ type: ['container'] }, (e: DockerEvent) => {
       retryMs = 1_000;
       const id = e.Actor?.ID;
-      if (id) dirty.add(id);
+      if (id) {
+        dirty.add(id);
+        // `docker stop` and `docker kill` send 'kill' before the container dies; a crash sends only 'die'.
+        if (e.Action === 'kill' || e.Action === 'stop') stopRequested.add(id);
+        else if (e.Action === 'start' || e.Action === 'destroy') stopRequested.delete(id);
+      }
       // exec_* events fire for every `docker exec` and change nothing we report.
       if (e.Action && !e.Action.startsWith('exec_')) deps.onChange?.();
     }, () => {
@@ -259,21 +266,23 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
         }
       }));
       for (const id of cache.keys()) if (!seen.has(id)) cache.delete(id);
+      for (const id of stopRequested) if (!seen.has(id)) stopRequested.delete(id);
       const containers: ContainerInfo[] = [];
-      const running: Cached[] = [];
+      const active: Cached[] = [];
       for (const c of fresh) {
         if (!c) continue;
         cache.set(c.info.id, c);
-        containers.push(c.info);
-        if (c.info.state === 'running') running.push(c);
+        const running = c.info.state === 'running';
+        containers.push(!running && stopRequested.has(c.info.id) ? { ...c.info, stopRequested: true } : c.info);
+        if (running) active.push(c);
       }
       // Docker answers a one-shot stats request only at its next collection tick (up to 1 s later),
       // so stats are fetched beside the read and reported by the next one: a container change is
       // never held back by them.
-      statsInFlight ??= Promise.all(running.map(statsOf)).then((list) => {
+      statsInFlight ??= Promise.all(active.map(statsOf)).then((list) => {
         latestUse = new Map(list.filter((u): u is ContainerUse => u !== undefined).map((u) => [u.id, u]));
       }).finally(() => { statsInFlight = undefined; });
-      const use = running.map((c) => latestUse.get(c.info.id)).filter((u): u is ContainerUse => u !== undefined);
+      const use = active.map((c) => latestUse.get(c.info.id)).filter((u): u is ContainerUse => u !== undefined);
       return { ok: true, containers, use };
     },
     settled: async () => { await statsInFlight; },

@@ -41,6 +41,8 @@ test('a bare process is named by its program, or by the script an interpreter ru
   assert.is(processServiceName({ name: 'python3', cmdline: 'python3 -m http.server 8000' }), 'http.server');
   assert.is(processServiceName({ name: 'java', cmdline: 'java -Xmx1g -jar /opt/kafka/kafka.jar' }), 'kafka');
   assert.is(processServiceName({ name: 'node', cmdline: 'node -e require("http")' }), 'node');
+  // Node 24 renames its main thread; the command line still says node.
+  assert.is(processServiceName({ name: 'MainThread', cmdline: '/usr/local/bin/node /srv/app/index.mjs' }), 'index');
 });
 
 test('instances of one service on different nodes and of different kinds are joined', () => {
