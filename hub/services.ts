@@ -282,23 +282,27 @@ export function closeMatches(names: string[], query: string, max = 5): string[] 
     const n = name.toLowerCase();
     const d = editDistance(n, q);
     let score = Infinity;
-    if (d <= Math.max(1, Math.floor(q.length / 3))) score = d;
+    if (d <= Math.max(1, Math.min(2, Math.floor(q.length / 3))) || (d === 1 && q.length <= 3)) score = d;
     else if (n.includes(q) || (q.includes(n) && n.length >= 3)) score = 10 + Math.abs(n.length - q.length);
     if (score < Infinity) scored.push({ name, score });
   }
   return scored.sort((a, b) => a.score - b.score || a.name.localeCompare(b.name)).slice(0, max).map((s) => s.name);
 }
 
-/** Levenshtein distance, for "did you mean". */
+/**
+ * Edit distance with adjacent transpositions counted as one edit (optimal
+ * string alignment), for "did you mean": `wbe` is one slip from `web`.
+ */
 export function editDistance(a: string, b: string): number {
   if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
-    prev = cur;
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
 }

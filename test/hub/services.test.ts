@@ -107,6 +107,8 @@ test('services are found by DNS label and by DNS name too; close matches for typ
   assert.equal(closeMatches(['grafana', 'graphite', 'prometheus', 'loki'], 'grafan'), ['grafana']);
   assert.equal(closeMatches(['grafana', 'prometheus'], 'prom'), ['prometheus']);
   assert.equal(closeMatches(['grafana'], 'zzz'), []);
+  assert.equal(closeMatches(['web', 'db'], 'wbe'), ['web'], 'a transposition is one slip');
+  assert.equal(closeMatches(['grafana', 'prometheus'], 'gafrana'), ['grafana']);
 });
 
 test('DNS labels: valid names pass, others are mapped to valid labels the same way every time', () => {
