@@ -26,6 +26,13 @@ export interface NodeWorkloads {
   updatedAt: number;
 }
 
+/**
+ * The most items of each kind the hub keeps per node. Far above any real
+ * host, low enough that an agent gone wrong cannot grow the hub's memory
+ * without bound; beyond it new items are dropped and the drop logged.
+ */
+export const MAX_PER_NODE: Readonly<Record<WorkloadKind, number>> = { processes: 65_536, containers: 4_096, units: 16_384, ports: 16_384 };
+
 type Items = { processes: ProcessInfo; containers: ContainerInfo; units: UnitInfo; ports: ListenPort };
 const KINDS: readonly WorkloadKind[] = ['processes', 'containers', 'units', 'ports'];
 
@@ -152,15 +159,21 @@ export function createInventory(deps: InventoryDeps): Inventory {
       const order: WorkloadKind[] = ['containers', 'units', 'processes', 'ports'];
       for (const kind of order) {
         const map = w[kind] as Map<string, unknown>;
+        let refused = 0;
         for (const item of msg.upsert[kind] as Items[WorkloadKind][]) {
           const key = keyOf(kind, item);
           entry.sync?.seen[kind].add(key);
           const before = map.get(key);
+          if (before === undefined && map.size >= MAX_PER_NODE[kind]) {
+            refused++;
+            continue;
+          }
           map.set(key, item);
           upserts.push({ kind, key, data: item });
           if (kind === 'containers' && (item as ContainerInfo).state !== 'running') w.use.delete(key);
           if (!quiet) derived.push(...derive(w, kind, before, item));
         }
+        if (refused > 0) log.warn({ node: node.name, kind, refused, max: MAX_PER_NODE[kind] }, 'node reports more workload items than the hub keeps; extra items dropped');
         for (const raw of msg.remove[kind]) {
           const key = String(raw);
           const before = map.get(key);

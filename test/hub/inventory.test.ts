@@ -93,6 +93,16 @@ test('the inventory survives a hub restart: it is loaded from SQLite', () => {
   db.close();
 });
 
+test('an agent gone wrong cannot grow the inventory without bound', () => {
+  const { inventory, node } = setup();
+  const many = Array.from({ length: 3000 }, (_, i) => container(String(i).padStart(4, '0')));
+  inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { containers: many.slice(0, 1000) } }));
+  for (let i = 1; i < 3; i++) inventory.apply(node, frame({ upsert: { containers: many.slice(i * 1000, (i + 1) * 1000).map((c, j) => ({ ...c, id: `${i}-${j}`.padEnd(64, 'x') })) } }));
+  inventory.apply(node, frame({ upsert: { containers: Array.from({ length: 1000 }, (_, j) => container('z', { id: `y-${j}`.padEnd(64, 'y') })) } }));
+  inventory.apply(node, frame({ upsert: { containers: Array.from({ length: 1000 }, (_, j) => container('z', { id: `w-${j}`.padEnd(64, 'w') })) } }));
+  assert.is(inventory.get(node.id)!.containers.size, 4096);
+});
+
 test('subscribers hear about changes', () => {
   const { inventory, node } = setup();
   let calls = 0;
