@@ -2,10 +2,12 @@
  * A small Docker Engine API client over the local unix socket, on node:http.
  *
  * Why not dockerode: the agent ships as one bundled file that must run on
- * Node 18 without native modules, and dockerode brings ~56 packages (ssh2 and
- * its optional native cpu-features among them) for the handful of endpoints the
- * agent calls. This client speaks the same Engine API (unversioned paths, so
- * the daemon's own version answers) in one module the bundle carries cheaply.
+ * Node 18 without native modules. dockerode 4 installs 58 packages, and
+ * bundled by esbuild for a one-call program it is 2.0 MB and bundles only
+ * once ssh2's native crypto binding and cpu-features are marked external; the
+ * same program on this client is 5.4 KB (measured 2026-11-25). This client
+ * speaks the same Engine API (unversioned paths, so the daemon's own version
+ * answers) for the handful of endpoints the agent calls.
  */
 import * as http from 'node:http';
 
