@@ -13,6 +13,11 @@ import { createAgentGateway, type AgentGatewayOptions } from './agent-gateway.ts
 import { createMaintenance } from './maintenance.ts';
 import { buildServer } from './server.ts';
 import { pino } from 'pino';
+import { networkInterfaces } from 'node:os';
+import { createZoneSource } from './dns-zone.ts';
+import { createResolver } from '../dns/resolver.ts';
+import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
+import { startDnsServer, type DnsServer } from '../dns/server.ts';
 import { MUSTER_VERSION } from '../protocol/index.ts';
 
 export interface HubOptions {
@@ -26,6 +31,23 @@ export interface HubOptions {
   now?: () => number;
   /** Bundled agent to serve at /dl/muster-agent.js (default: dist/muster-agent.js of this checkout). */
   agentBundle?: string;
+  /** The DNS server; false for none. */
+  dns?: DnsOptions | false;
+}
+
+/** Where and how the hub serves DNS. */
+export interface DnsOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Default `internal`. */
+  domain?: string;
+  /** Default: the nameservers of /etc/resolv.conf. */
+  upstreams?: Upstream[];
+  /** Answer TTL in seconds (default 30). */
+  ttl?: number;
+  /** Negative-answer TTL in seconds (default 10). */
+  negativeTtl?: number;
 }
 
 /** A hub that is listening. */
@@ -33,6 +55,8 @@ export interface RunningHub {
   /** Base HTTP URL, e.g. http://127.0.0.1:7070 */
   url: string;
   port: number;
+  /** The DNS port (UDP and TCP), when DNS is on. */
+  dnsPort?: number;
   adminToken: string;
   /** True when this start created the admin token. */
   adminTokenCreated: boolean;
@@ -75,11 +99,28 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   gateway.start();
   maintenance.start();
   maintenance.runOnce();
+  const zones = createZoneSource({ store, inventory, now });
+  let dns: DnsServer | undefined;
+  let forwarder: ReturnType<typeof createForwarder> | undefined;
   try {
     await app.listen({ host: opts.host, port: opts.port });
+    if (opts.dns) {
+      const d = opts.dns;
+      const upstreams = (d.upstreams ?? systemUpstreams()).filter((u) => !(u.port === d.port && (u.host === d.host || isLoopback(u.host) && isLoopback(d.host))));
+      forwarder = createForwarder({ upstreams, now });
+      const resolver = createResolver({ domain: d.domain ?? 'internal', ttl: d.ttl ?? 30, negativeTtl: d.negativeTtl ?? 10, nsAddresses: advertisedAddresses(d.host) });
+      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, log }, { host: d.host, port: d.port }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') err.message = `DNS port ${d.host}:${d.port} is already in use; pick another with --dns-listen, or --dns-listen off`;
+        throw err;
+      });
+      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams }, 'DNS listening');
+    }
   } catch (err) {
+    forwarder?.close();
+    zones.close();
     gateway.close();
     maintenance.close();
+    await app.close();
     db.close();
     throw err;
   }
@@ -89,14 +130,39 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   return {
     url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`,
     port,
+    ...(dns ? { dnsPort: dns.port } : {}),
     adminToken: admin.token,
     adminTokenCreated: admin.created,
     tokens,
     async close() {
+      await dns?.close();
+      forwarder?.close();
+      zones.close();
       gateway.close();
       maintenance.close();
       await app.close();
       db.close();
     },
   };
+}
+
+/** The nameservers this machine uses, from /etc/resolv.conf (none when it is unreadable). */
+function systemUpstreams(): Upstream[] {
+  try {
+    return parseResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+const isLoopback = (host: string) => host === '::1' || host.startsWith('127.');
+
+/** What `ns.<domain>` resolves to: the listen address, or this machine's reachable addresses for a wildcard. */
+function advertisedAddresses(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [host];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal && !a.address.startsWith('fe80:')) out.push(a.address);
+  }
+  return out.length ? out : ['127.0.0.1'];
 }

@@ -12,6 +12,7 @@ import { parseFlags, parseListen } from '../args.ts';
 import { CliError, writeClientConfig } from '../config.ts';
 import { untilSignal } from './hub.ts';
 import type { Io } from '../io.ts';
+import { DNS_FLAGS, DNS_USAGE, parseDnsFlags } from '../dns-flags.ts';
 
 export const UP_USAGE = `Usage: muster up [options]
 
@@ -26,7 +27,7 @@ Options:
   --state DIR         agent state directory (default DIR/agent)
   --interval DUR      agent sample period (default 10s)
   --label K=V         label for this node, repeatable
-  --log-level LEVEL   hub and agent log level (default warn)
+${DNS_USAGE}  --log-level LEVEL   hub and agent log level (default warn)
   -h, --help          show this help
 `;
 
@@ -43,9 +44,11 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, listen: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
     interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
+    ...DNS_FLAGS,
   });
   if (values.help) { io.out(UP_USAGE); return 0; }
   const { host, port } = parseListen(values.listen ?? '0.0.0.0:7070');
+  const dns = parseDnsFlags(values);
   const dataDir = resolve(values.data ?? 'data');
   const level = values['log-level'] ?? 'warn';
   const agentArgs = ['--hub', 'http://127.0.0.1:1', '--state', values.state ?? join(dataDir, 'agent'), '--log-level', level];
@@ -61,7 +64,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   }
   if (typeof agentConfig === 'string') return 0;
 
-  const hub = await startHub({ dataDir, host, port, logger: { level } });
+  const hub = await startHub({ dataDir, host, port, dns, logger: { level } });
   const local = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${hub.port}`;
   const joinToken = hub.tokens.create('agent', { label: 'muster up', ttlMs: 24 * 3_600_000 }).token;
   const agent = await startAgent({ ...agentConfig, hub: local, joinToken }, {
@@ -80,6 +83,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     `  admin token  ${hub.adminToken}`,
     `               saved in ${join(dataDir, 'admin.token')}; CLI configured in ${configFile}`,
     `  this node    ${agentConfig.name} (agent state in ${agentConfig.stateDir})`,
+    ...(dns ? [`  DNS          ${dns.host}:${hub.dnsPort} udp/tcp, domain ${dns.domain}   try: dig @${dns.host} -p ${hub.dnsPort} ${agentConfig.name.toLowerCase()}.node.${dns.domain}`] : []),
     ``,
     `See the fleet:   npx muster nodes`,
     `Join another node (Node.js >= 18 there; token valid 24 h):`,

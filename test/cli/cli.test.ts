@@ -22,7 +22,7 @@ const data = tempDir('cli-data');
 
 test.before(async () => {
   const port = await freePort();
-  up = spawn(process.execPath, [CLI, 'up', '--data', data, '--listen', `127.0.0.1:${port}`, '--name', 'local', '--interval', '1s'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [CLI, 'up', '--data', data, '--listen', `127.0.0.1:${port}`, '--name', 'local', '--interval', '1s', '--dns-listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => { upOutput += d.toString(); });
   up.stderr!.on('data', (d: Buffer) => { upOutput += d.toString(); });
   await waitFor('muster up to report', () => /Press Ctrl-C to stop/.test(upOutput), 20_000);
@@ -38,6 +38,7 @@ test.after(async () => {
 test('muster up prints the API, the admin token and a one-line join command, and keeps secrets 0600', () => {
   assert.match(upOutput, /API +http:\/\/127\.0\.0\.1:\d+/);
   assert.match(upOutput, /admin token +muster_[a-z0-9]{12}_/);
+  assert.match(upOutput, /DNS +127\.0\.0\.1:\d+ udp\/tcp, domain internal +try: dig @127\.0\.0\.1 -p \d+ local\.node\.internal/);
   assert.match(upOutput, /curl -fsSLo muster-agent\.js http:\/\/\S+\/dl\/muster-agent\.js && node muster-agent\.js --hub \S+ --join muster_\S+/);
   assert.is(statSync(join(data, 'admin.token')).mode & 0o777, 0o600);
   assert.is(statSync(join(home, 'client.json')).mode & 0o777, 0o600);
@@ -92,6 +93,11 @@ test('clear errors: unknown flag (exit 2), unreachable hub (exit 1), bad --liste
   assert.is(agent.code, 2);
   assert.match(agent.err, /--hub URL is required/);
   assert.match(agent.err, /--interval must be a duration/, 'every problem reported at once');
+  const dns = muster('hub', '--dns-listen', 'port53', '--dns-ttl', '0', '--dns-upstream', 'dns.google', '--domain', 'bad_domain!');
+  assert.is(dns.code, 2);
+  for (const flag of ['--dns-listen must be HOST:PORT or off', '--domain must be a DNS name', '--dns-upstream must be an IP address', '--dns-ttl must be whole seconds']) {
+    assert.ok(dns.err.includes(flag), `reports ${flag}`);
+  }
   for (const args of [['--help'], ['up', '--help'], ['hub', '--help'], ['agent', '--help'], ['nodes', '--help'], ['token', '--help']]) {
     const r = muster(...args);
     assert.is(r.code, 0, args.join(' '));

@@ -74,25 +74,28 @@ function track(child: ChildProcess): Proc {
 
 export interface HubProc extends Proc {
   url: string;
+  /** The hub's DNS port (0 when DNS is off). */
+  dnsPort: number;
   adminToken: string;
   dataDir: string;
   port: number;
 }
 
 /** Starts `muster hub` on 127.0.0.1:port and waits until it listens. */
-export async function startHubProcess(opts: { dataDir?: string; port?: number } = {}): Promise<HubProc> {
+export async function startHubProcess(opts: { dataDir?: string; port?: number; dns?: string; args?: string[] } = {}): Promise<HubProc> {
   const dataDir = opts.dataDir ?? tempDir('hub');
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, [CLI, 'hub', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [CLI, 'hub', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--dns-listen', opts.dns ?? '127.0.0.1:0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const p = track(child);
   await waitFor('the hub to listen', () => {
     if (child.exitCode !== null) throw new Error(`hub exited: ${p.output()}`);
-    return /hub listening on/.test(p.output());
+    return /hub listening on/.test(p.output()) && (opts.dns === 'off' || /dns listening on/.test(p.output()));
   }, 20_000);
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  return { ...p, url: `http://127.0.0.1:${port}`, adminToken, dataDir, port };
+  const dnsPort = Number(/dns listening on .*:(\d+) /.exec(p.output())?.[1] ?? 0);
+  return { ...p, url: `http://127.0.0.1:${port}`, adminToken, dataDir, port, dnsPort };
 }
 
 export interface AgentProc extends Proc {
