@@ -24,6 +24,8 @@ export interface AgentGatewayDeps {
   inventory: Pick<Inventory, 'apply' | 'record'>;
   now: () => number;
   log: Logger;
+  /** Told of every decoded frame, for metrics. */
+  onFrame?: (type: string, bytes: number) => void;
 }
 
 export interface AgentGatewayOptions {
@@ -193,11 +195,14 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
       refuse(link, CloseCode.badFrame, 'binary frames are not part of the protocol', 'MUSTER_ERR_FRAME_INVALID');
       return;
     }
-    const result = decode(data.toString());
+    const text = data.toString();
+    const result = decode(text);
     if (!result.ok) {
+      deps.onFrame?.('invalid', text.length);
       refuse(link, CloseCode.badFrame, result.reason, result.code);
       return;
     }
+    deps.onFrame?.(result.value.type, text.length);
     try {
       handle(link, result.value);
     } catch (err) {

@@ -15,6 +15,8 @@ import { buildServer } from './server.ts';
 import { pino } from 'pino';
 import { networkInterfaces } from 'node:os';
 import { createZoneSource } from './dns-zone.ts';
+import { Registry } from 'prom-client';
+import { createHubMetrics } from './metrics/metrics.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
 import { startDnsServer, type DnsServer } from '../dns/server.ts';
@@ -33,6 +35,8 @@ export interface HubOptions {
   agentBundle?: string;
   /** The DNS server; false for none. */
   dns?: DnsOptions | false;
+  /** How long an offline node's series stay on /metrics (default 5 min). */
+  metricsStalenessMs?: number;
 }
 
 /** Where and how the hub serves DNS. */
@@ -92,9 +96,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const admin = ensureAdminToken(tokens, opts.dataDir);
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
   const inventory = createInventory({ store: workloadStore, now, log });
-  const gateway = createAgentGateway({ store, tokens, inventory, now, log }, opts.gateway);
+  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
+  const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame }, opts.gateway);
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
-  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, now, log, version: MUSTER_VERSION,
+  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   maintenance.start();
@@ -109,7 +114,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       const upstreams = (d.upstreams ?? systemUpstreams()).filter((u) => !(u.port === d.port && (u.host === d.host || isLoopback(u.host) && isLoopback(d.host))));
       forwarder = createForwarder({ upstreams, now });
       const resolver = createResolver({ domain: d.domain ?? 'internal', ttl: d.ttl ?? 30, negativeTtl: d.negativeTtl ?? 10, nsAddresses: advertisedAddresses(d.host) });
-      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, log }, { host: d.host, port: d.port }).catch((err: NodeJS.ErrnoException) => {
+      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, log, count: metrics.onDnsQuery }, { host: d.host, port: d.port }).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') err.message = `DNS port ${d.host}:${d.port} is already in use; pick another with --dns-listen, or --dns-listen off`;
         throw err;
       });

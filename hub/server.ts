@@ -15,6 +15,9 @@ import { parseDuration } from './durations.ts';
 import type { Inventory } from './inventory.ts';
 import type { WorkloadStore } from './workload-store.ts';
 import { registerWorkloadRoutes } from './routes/workloads.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerPrometheusSd } from './routes/prometheus-sd.ts';
+import type { HubMetrics } from './metrics/metrics.ts';
 
 export interface ServerDeps {
   store: Store;
@@ -22,6 +25,7 @@ export interface ServerDeps {
   gateway: AgentGateway;
   inventory: Pick<Inventory, 'get' | 'views'>;
   events: Pick<WorkloadStore, 'listEvents'>;
+  metrics: Pick<HubMetrics, 'render'>;
   now: () => number;
   /** The DNS domain names are shown under (default `internal`). */
   domain?: string;
@@ -68,6 +72,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
     return reply.type('text/javascript; charset=utf-8').send(createReadStream(deps.agentBundle));
   });
+
+  registerMetricsRoute(app, deps.metrics);
 
   app.get('/healthz', async () => ({ status: 'ok', version: deps.version, agentsConnected: gateway.connected().length }));
 
@@ -136,6 +142,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return { token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString() };
     });
 
+    registerPrometheusSd(api, { store, inventory: deps.inventory });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {

@@ -195,6 +195,9 @@ export function createStore(opts: StoreOptions): Store {
     touchToken: db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?'),
   };
 
+  // The newest sample of each node, kept in memory: /metrics and the node list read it on every call.
+  const latestCache = new Map<number, LatestSample>();
+
   const insertSamples = db.transaction((nodeId: number, rows: SampleRow[], dropped: number, now: number) => {
     let top = 0;
     for (const { sample, cpuUsed, memUsed } of rows) {
@@ -242,10 +245,23 @@ export function createStore(opts: StoreOptions): Store {
     setOnline: (nodeId, online, now) => void q.setOnline.run(online ? 1 : 0, now, nodeId),
     touchNode: (nodeId, now) => void q.touch.run(now, nodeId),
     markAllOffline: () => void q.allOffline.run(),
-    insertSamples: (nodeId, rows, dropped, now) => insertSamples(nodeId, rows, dropped, now),
+    insertSamples(nodeId, rows, dropped, now) {
+      const acked = insertSamples(nodeId, rows, dropped, now);
+      const top = rows.reduce<SampleRow | undefined>((best, r) => (!best || r.sample.seq > best.sample.seq ? r : best), undefined);
+      const cached = latestCache.get(nodeId);
+      if (top && (!cached || top.sample.seq > cached.seq)) {
+        latestCache.set(nodeId, { seq: top.sample.seq, ts: Math.round(top.sample.ts), cpuUsed: top.cpuUsed, memUsed: top.memUsed, data: top.sample.data });
+      }
+      return acked;
+    },
     latestSample(nodeId) {
+      const cached = latestCache.get(nodeId);
+      if (cached) return cached;
       const r = q.latest.get(nodeId);
-      return r && { seq: r.seq, ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used, data: JSON.parse(r.data_json) as SampleData };
+      if (!r) return undefined;
+      const latest = { seq: r.seq, ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used, data: JSON.parse(r.data_json) as SampleData };
+      latestCache.set(nodeId, latest);
+      return latest;
     },
     usePoints: (nodeId, since) => q.rawPoints.all(nodeId, since).map((r) => ({ ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used })),
     samplePoints: (nodeId, since, limit) =>

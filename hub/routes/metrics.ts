@@ -1,0 +1,10 @@
+/** GET /metrics: the Prometheus exposition of the hub and every node (no token: scrape it like node_exporter). */
+import type { FastifyInstance } from 'fastify';
+import type { HubMetrics } from '../metrics/metrics.ts';
+
+export function registerMetricsRoute(app: FastifyInstance, metrics: Pick<HubMetrics, 'render'>): void {
+  app.get('/metrics', async (_req, reply) => {
+    const { contentType, body } = await metrics.render();
+    return reply.type(contentType).send(body);
+  });
+}
