@@ -24,6 +24,8 @@ export interface NodeWorkloads {
   collectors: CollectorStates;
   /** When the last frame was applied (ms). */
   updatedAt: number;
+  /** Bumped whenever items of a kind change, so readers (/metrics) can cache what they derive from them. */
+  versions: Record<WorkloadKind, number>;
 }
 
 /**
@@ -77,6 +79,7 @@ export interface Inventory {
 
 const emptyNode = (): NodeWorkloads => ({
   processes: new Map(), containers: new Map(), units: new Map(), ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0,
+  versions: { processes: 0, containers: 0, units: 0, ports: 0 },
 });
 
 function keyOf(kind: WorkloadKind, item: Items[WorkloadKind]): string {
@@ -197,6 +200,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
         entry.sync = undefined;
         entry.known = true;
       }
+      for (const c of [...upserts, ...removes]) w.versions[c.kind]++;
       if (msg.sync) w.use.clear();
       for (const u of msg.use) w.use.set(u.id, u);
       if (msg.collectors) w.collectors = msg.collectors;

@@ -10,7 +10,7 @@ import type { Store } from '../store.ts';
 import type { Inventory } from '../inventory.ts';
 import { buildServices } from '../services.ts';
 import { createExpositionWriter } from './exposition.ts';
-import { writeNodeSeries } from './node-series.ts';
+import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 
 export interface MetricsDeps {
   registry: Registry;
@@ -30,8 +30,8 @@ export interface HubMetrics {
   onFrame(type: string, bytes: number): void;
   /** A DNS query, by how it ended. */
   onDnsQuery(result: string): void;
-  /** The exposition text and its content type. */
-  render(): Promise<{ contentType: string; body: string }>;
+  /** The exposition text (UTF-8) and its content type. */
+  render(): Promise<{ contentType: string; body: Buffer }>;
 }
 
 /** Registers the hub's metrics on the registry it is given. */
@@ -53,6 +53,7 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
   });
   const frames = new Counter({ name: 'muster_agent_messages_received_total', help: 'Frames received from agents, by message type.', labelNames: ['type'], registers: [registry] });
   const bytes = new Counter({ name: 'muster_agent_bytes_received_total', help: 'Bytes of frames received from agents (after decompression).', registers: [registry] });
+  const cache = createNodeSeriesCache();
   const dns = new Counter({ name: 'muster_dns_queries_total', help: 'DNS queries answered by the hub, by result.', labelNames: ['result'], registers: [registry] });
 
   return {
@@ -80,8 +81,9 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
         w.add('muster_node_last_seen_timestamp_seconds', 'gauge', 'When the hub last heard from the node.', { instance }, Math.floor(n.lastSeen / 1000));
         w.add('muster_agent_info', 'gauge', 'The agent on each node; value 1.', { instance, version: n.agentVersion ?? '', runtime: n.facts?.runtime ?? '' }, 1);
         w.add('muster_agent_outbox_dropped_samples_total', 'counter', 'Samples the agent dropped from a full outbox since it started.', { instance }, n.dropped);
-        writeNodeSeries(w, { name: n.name, facts: n.facts, sample: store.latestSample(n.id)?.data, workloads: inventory.get(n.id) });
+        writeNodeSeries(w, cache, { name: n.name, facts: n.facts, sample: store.latestSample(n.id)?.data, workloads: inventory.get(n.id) });
       }
+      cache.retain(new Set(exported.map((n) => n.name)));
       const services = buildServices(inventory.views(exported.map((n) => ({ id: n.id, name: n.name, online: n.online }))));
       for (const s of services) {
         const healthy = s.instances.filter((i) => i.healthy).length;
@@ -101,7 +103,7 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
         }
       }
       const own = await registry.metrics();
-      return { contentType: registry.contentType, body: `${own}${w.text()}` };
+      return { contentType: registry.contentType, body: Buffer.concat([Buffer.from(own), w.buffer()]) };
     },
   };
 }

@@ -31,15 +31,15 @@ test('an offline node is exported (up 0) within the staleness, then not at all: 
     memory: { totalBytes: 100, availableBytes: 50, freeBytes: 40, buffersBytes: 1, cachedBytes: 2, swapTotalBytes: 0, swapFreeBytes: 0 },
     filesystems: [], network: [], temperatures: [], unavailable: [],
   } }, cpuUsed: null, memUsed: null }], 0, t);
-  let body = (await metrics.render()).body;
+  let body = (await metrics.render()).body.toString();
   assert.match(body, /node_cpu_seconds_total\{instance="gone",cpu="0",mode="idle"\} 10/);
   assert.match(body, /muster_node_up\{instance="gone"\} 1/);
   store.setOnline(n.id, false, t);
   t += 30_000;
-  body = (await metrics.render()).body;
+  body = (await metrics.render()).body.toString();
   assert.match(body, /muster_node_up\{instance="gone"\} 0/);
   t += 60_000;
-  body = (await metrics.render()).body;
+  body = (await metrics.render()).body.toString();
   assert.not.match(body, /instance="gone"/);
   assert.match(body, /muster_nodes\{state="offline"\} 1/);
   db.close();

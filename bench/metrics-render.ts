@@ -1,0 +1,126 @@
+/**
+ * Time to render the hub's /metrics, and its size, for a simulated fleet:
+ * N nodes (default 1,000) with M running containers each (default 20), each
+ * node with 4 CPUs, 3 filesystems, 3 interfaces, 200 processes (40 programs)
+ * and 30 units (flags change these),
+ * all held in a real store and inventory. Between renders every node gets a
+ * new sample, new container use and one busy process, as between two scrapes
+ * of a live fleet. Rendering is single-threaded, so this is one core's work.
+ *
+ * Target (issue 5): under 250 ms per scrape at 1,000 nodes x 20 containers.
+ */
+import { Registry } from 'prom-client';
+import { createStore, openDatabase } from '../hub/store.ts';
+import { createWorkloadStore } from '../hub/workload-store.ts';
+import { createInventory } from '../hub/inventory.ts';
+import { createHubMetrics } from '../hub/metrics/metrics.ts';
+import type { ContainerInfo, HostFacts, ProcessInfo, SampleData, UnitInfo } from '../protocol/index.ts';
+import { parseFlags, UsageError } from './bench-args.ts';
+import { median, percentile } from './stats.ts';
+
+const USAGE = `Usage: node bench/metrics-render.ts [--nodes 1000] [--containers 20] [--processes 200] [--units 30] [--runs 15] [--json]
+       npm run bench:metrics -- [flags]
+`;
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+
+function facts(i: number): HostFacts {
+  return {
+    hostname: `node-${i}`, machineId: `m${i}`, os: { id: 'debian', name: 'Debian GNU/Linux', version: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+    kernel: '6.1.0-28-amd64', arch: 'amd64', platform: 'linux/amd64', cpu: { model: 'bench', cores: 4 }, memoryBytes: 8e9, swapBytes: 1e9,
+    filesystems: [], addresses: [{ iface: 'eth0', family: 4, address: `10.1.${i >> 8}.${i & 255}`, internal: false }], bootTime: 1_700_000_000,
+    rebootRequired: false, rebootRequiredPackages: [], agentVersion: '0.1.0', runtime: 'node v18.20.8', labels: { group: 'compute' }, unavailable: [],
+  };
+}
+
+function sample(i: number): SampleData {
+  return {
+    cpu: Array.from({ length: 4 }, (_, c) => ({ cpu: String(c), user: 1000 + i, nice: 1, system: 300, idle: 90_000, iowait: 10, irq: 0, softirq: 5, steal: 0 })),
+    load: [0.5, 0.4, 0.3],
+    memory: { totalBytes: 8e9, availableBytes: 5e9, freeBytes: 3e9, buffersBytes: 1e8, cachedBytes: 2e9, swapTotalBytes: 1e9, swapFreeBytes: 1e9 },
+    filesystems: ['/', '/boot', '/srv'].map((m) => ({ mountpoint: m, device: `/dev/sda${m.length}`, fstype: 'ext4', sizeBytes: 1e11, freeBytes: 5e10, availBytes: 4.5e10, files: 6e6, filesFree: 5e6 })),
+    network: ['eth0', 'lo', 'docker0'].map((d) => ({ iface: d, rxBytes: 1e9, txBytes: 5e8, rxPackets: 1e6, txPackets: 8e5, rxErrors: 0, txErrors: 0, rxDropped: 0, txDropped: 0 })),
+    temperatures: [], unavailable: [],
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseFlags(process.argv.slice(2), {
+    nodes: { type: 'string' }, containers: { type: 'string' }, processes: { type: 'string' }, units: { type: 'string' }, runs: { type: 'string' },
+    json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) { process.stdout.write(USAGE); return 0; }
+  const nodes = Number(values.nodes ?? 1000);
+  const perNode = Number(values.containers ?? 20);
+  const runs = Number(values.runs ?? 15);
+  const procCount = Number(values.processes ?? 200);
+  const unitCount = Number(values.units ?? 30);
+  if (![nodes, perNode, runs].every((n) => Number.isInteger(n) && n > 0)) throw new UsageError('--nodes, --containers and --runs must be positive integers');
+  if (![procCount, unitCount].every((n) => Number.isInteger(n) && n >= 1)) throw new UsageError('--processes and --units must be integers of at least 1');
+
+  const db = openDatabase(':memory:');
+  const store = createStore({ db });
+  const t = Date.now();
+  const inventory = createInventory({ store: createWorkloadStore(db), now: () => t, log: silent });
+  process.stderr.write(`simulating ${nodes} nodes x ${perNode} containers...\n`);
+  for (let i = 0; i < nodes; i++) {
+    const n = store.joinNode(`node-${i}`, `m${i}`, t);
+    store.setFacts(n.id, facts(i), t);
+    store.setOnline(n.id, true, t);
+    store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: sample(i) }, cpuUsed: 0.1, memUsed: 3e9 }], 0, t);
+    const containers: ContainerInfo[] = Array.from({ length: perNode }, (_, c) => ({
+      id: `${i.toString(16).padStart(8, '0')}${c.toString(16).padStart(56, '0')}`, name: `app-${c}-1`, image: `registry.lan/app-${c}:1.${c}`, imageId: 'sha256:x',
+      command: '/app', state: 'running', health: 'healthy', restartCount: 0, restartPolicy: 'unless-stopped', pid: 1000 + c,
+      ports: [{ containerPort: 8080, protocol: 'tcp', hostPort: 10000 + c, hostIp: '0.0.0.0' }],
+      labels: { 'com.docker.compose.project': 'stack', 'com.docker.compose.service': `app-${c}` }, composeProject: 'stack', composeService: `app-${c}`,
+      startedAt: t - 3_600_000,
+    }));
+    const processes: ProcessInfo[] = Array.from({ length: procCount }, (_, p) => ({
+      pid: 100 + p, ppid: 1, name: `proc${p % 40}`, cmdline: `/usr/bin/proc${p % 40} --serve`, uid: 0, user: 'root', startTime: 1_700_000_000 + p, cpuSeconds: p, rssBytes: 1e7, owner: {},
+    }));
+    const units: UnitInfo[] = Array.from({ length: unitCount }, (_, u) => ({ name: `svc${u}.service`, description: '', loadState: 'loaded', activeState: u === 0 ? 'failed' : 'active', subState: 'running', mainPid: 0, restarts: 0 }));
+    inventory.apply(n, { type: 'workloads', ts: t, sync: { id: 1, part: 0, last: true }, upsert: { containers, processes, units, ports: [] }, remove: { processes: [], containers: [], units: [], ports: [] },
+      use: containers.map((c) => ({ id: c.id, cpuSeconds: 12.5, memoryBytes: 2e8, workingSetBytes: 1.5e8, rxBytes: 1e7, txBytes: 5e6 })) });
+  }
+  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, now: () => t });
+  const times: number[] = [];
+  let size = 0;
+  let series = 0;
+  const ids = store.listNodes();
+  for (let r = 0; r < runs + 2; r++) {
+    // Between scrapes, as in a live fleet: every node sends a new sample, its containers' use, and one busy process.
+    for (const n of ids) {
+      const i = Number(n.name.slice(5));
+      store.insertSamples(n.id, [{ sample: { seq: r + 2, ts: t, data: sample(i + r) }, cpuUsed: 0.1, memUsed: 3e9 }], 0, t);
+      const w = inventory.get(n.id)!;
+      inventory.apply(n, { type: 'workloads', ts: t, upsert: { processes: [{ ...w.processes.get('100')!, cpuSeconds: r + 1 }], containers: [], units: [], ports: [] },
+        remove: { processes: [], containers: [], units: [], ports: [] }, use: [...w.use.values()].map((u) => ({ ...u, cpuSeconds: u.cpuSeconds + 1 })) });
+    }
+    const t0 = performance.now();
+    const { body } = await metrics.render();
+    const ms = performance.now() - t0;
+    if (r >= 2) times.push(ms); // two warm-up renders
+    size = body.length;
+    if (r === runs + 1) series = body.toString().split('\n').filter((l) => l && !l.startsWith('#')).length;
+  }
+  const med = median(times)!;
+  const p90 = percentile(times, 0.9)!;
+  const lines = [
+    '',
+    `${nodes} nodes x ${perNode} running containers (+${procCount} processes, ${unitCount} units, 4 CPUs, 3 filesystems, 3 interfaces per node)`,
+    `series per scrape  ${series.toLocaleString('en')}`,
+    `body size          ${(size / 1024 / 1024).toFixed(1)} MiB`,
+    `render time        median ${med.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms over ${runs} renders (target < 250 ms: ${med < 250 ? 'met' : 'MISSED'})`,
+    `node ${process.version}, one thread`,
+    '',
+  ];
+  process.stderr.write(lines.join('\n'));
+  if (values.json) process.stdout.write(JSON.stringify({ nodes, perNode, processes: procCount, units: unitCount, runs, series, bytes: size, medianMs: med, p90Ms: p90, times }, null, 2) + '\n');
+  db.close();
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: Error) => {
+  process.stderr.write(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : `${err.stack}\n`);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+});
