@@ -91,6 +91,25 @@ function keyOf(kind: WorkloadKind, item: Items[WorkloadKind]): string {
   }
 }
 
+/**
+ * Whether `after` differs from `before` only in what a process or unit uses
+ * (CPU seconds, memory): the figures metrics need, not what DNS, services or
+ * the stored inventory care about.
+ */
+export function onlyUsageMoved(kind: WorkloadKind, before: Items[WorkloadKind], after: Items[WorkloadKind]): boolean {
+  if (kind === 'processes') {
+    const a = before as ProcessInfo, b = after as ProcessInfo;
+    return a.pid === b.pid && a.startTime === b.startTime && a.ppid === b.ppid && a.name === b.name && a.cmdline === b.cmdline
+      && a.uid === b.uid && a.user === b.user && a.owner.containerId === b.owner.containerId && a.owner.unit === b.owner.unit;
+  }
+  if (kind === 'units') {
+    const a = before as UnitInfo, b = after as UnitInfo;
+    return a.name === b.name && a.description === b.description && a.loadState === b.loadState && a.activeState === b.activeState
+      && a.subState === b.subState && a.mainPid === b.mainPid && a.restarts === b.restarts && a.since === b.since;
+  }
+  return false;
+}
+
 /** Loads the stored inventory and returns it ready for frames. */
 export function createInventory(deps: InventoryDeps): Inventory {
   const { store, now, log } = deps;
@@ -147,6 +166,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       const derived: DerivedEvent[] = [];
       const upserts: { kind: WorkloadKind; key: string; data: unknown }[] = [];
       const removes: { kind: WorkloadKind; key: string }[] = [];
+      const changed: Record<WorkloadKind, number> = { processes: 0, containers: 0, units: 0, ports: 0 };
 
       if (msg.sync) {
         if (msg.sync.part === 0) entry.sync = { id: msg.sync.id, next: 0, seen: { processes: new Set(), containers: new Set(), units: new Set(), ports: new Set() } };
@@ -172,7 +192,10 @@ export function createInventory(deps: InventoryDeps): Inventory {
             continue;
           }
           map.set(key, item);
-          upserts.push({ kind, key, data: item });
+          changed[kind]++;
+          // A process's CPU and memory move every interval; writing them to disk each time costs
+          // more than they are worth after a restart (the agent's snapshot on reconnect refreshes them).
+          if (before === undefined || !onlyUsageMoved(kind, before as Items[WorkloadKind], item)) upserts.push({ kind, key, data: item });
           if (kind === 'containers' && (item as ContainerInfo).state !== 'running') w.use.delete(key);
           if (!quiet) derived.push(...derive(w, kind, before, item));
         }
@@ -200,15 +223,18 @@ export function createInventory(deps: InventoryDeps): Inventory {
         entry.sync = undefined;
         entry.known = true;
       }
-      for (const c of [...upserts, ...removes]) w.versions[c.kind]++;
+      for (const r of removes) changed[r.kind]++;
+      for (const kind of KINDS) w.versions[kind] += changed[kind];
       if (msg.sync) w.use.clear();
       for (const u of msg.use) w.use.set(u.id, u);
       if (msg.collectors) w.collectors = msg.collectors;
       w.updatedAt = ts;
 
       const events: NewEvent[] = derived.map((d) => ({ ts, nodeId: node.id, ...d }));
-      store.apply(node.id, { upserts, removes, ...(msg.collectors ? { collectors: msg.collectors } : {}), events }, ts);
-      if (upserts.length || removes.length || msg.collectors) notify();
+      if (upserts.length || removes.length || msg.collectors || events.length) {
+        store.apply(node.id, { upserts, removes, ...(msg.collectors ? { collectors: msg.collectors } : {}), events }, ts);
+        notify();
+      }
       return events;
     },
     get: (nodeId) => nodes.get(nodeId)?.w,

@@ -103,6 +103,32 @@ test('an agent gone wrong cannot grow the inventory without bound', () => {
   assert.is(inventory.get(node.id)!.containers.size, 4096);
 });
 
+test('a process whose CPU and memory alone moved is updated in memory, not rewritten to disk, and wakes no subscriber', () => {
+  const { dir, db, inventory, node, tick } = setup();
+  inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { processes: [proc(7, 'redis')], units: [unit('redis.service', 'active')] } }));
+  let calls = 0;
+  inventory.subscribe(() => { calls++; });
+  const before = { ...inventory.get(node.id)!.versions };
+  tick();
+  inventory.apply(node, frame({ upsert: { processes: [{ ...proc(7, 'redis'), cpuSeconds: 12.5, rssBytes: 4096 }], units: [{ ...unit('redis.service', 'active'), memoryBytes: 1 << 20 }] } }));
+  const w = inventory.get(node.id)!;
+  assert.is(w.processes.get('7')!.cpuSeconds, 12.5, 'metrics see the new figure');
+  assert.is(w.units.get('redis.service')!.memoryBytes, 1 << 20);
+  assert.ok(w.versions.processes > before.processes && w.versions.units > before.units, 'versions move so /metrics re-renders');
+  assert.is(calls, 0, 'DNS and services did not change');
+  const stored = db.prepare("SELECT data_json FROM workloads WHERE kind = 'processes' AND key = '7'").get() as { data_json: string };
+  assert.is((JSON.parse(stored.data_json) as ProcessInfo).cpuSeconds, 0, 'the stored row was not rewritten');
+
+  tick();
+  inventory.apply(node, frame({ upsert: { processes: [{ ...proc(7, 'redis'), cmdline: '/bin/redis --port 6380' }] } }));
+  assert.is(calls, 1, 'a changed command line is news');
+  db.close();
+  const reopened = openDatabase(join(dir, 'muster.db'));
+  const again = createInventory({ store: createWorkloadStore(reopened), now: () => 3_000_000, log: silent });
+  assert.is(again.get(node.id)!.processes.get('7')!.cmdline, '/bin/redis --port 6380');
+  reopened.close();
+});
+
 test('subscribers hear about changes', () => {
   const { inventory, node } = setup();
   let calls = 0;
