@@ -41,3 +41,11 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(ar
     throw new UsageError((err as Error).message);
   }
 }
+
+/** Parses a non-negative integer flag or throws a UsageError naming it. */
+export function countFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a whole number, not ${JSON.stringify(value)}`);
+  return n;
+}

@@ -1,0 +1,339 @@
+/**
+ * The agent's footprint at idle beside Debian's prometheus-node-exporter, in
+ * one run on one machine: a hub, the bundled agent sampling every 10 s (once
+ * per Node.js runtime given with --node), and a node_exporter of our own
+ * scraped every 10 s from this process. After a warm-up, every process is
+ * measured over the same window from /proc:
+ *   RSS   VmRSS of /proc/PID/status, read every second: median, max, growth
+ *   CPU   utime+stime+cutime+cstime of /proc/PID/stat over the window, in CPU seconds per minute
+ *   kids  children seen by a 100 ms /proc scan, and CPU of reaped children (cutime+cstime)
+ *   sent  bytes each agent's link to the hub carried per minute (ss: bytes acked)
+ *
+ * With --busy the node is given work first: 50 containers from the busybox
+ * test image and sleeping processes up to 500 on the machine, so the agent
+ * reports a realistic inventory (snapshot on connect, deltas afterwards).
+ *
+ * Targets: agent RSS within 2.5x node_exporter's; agent CPU s/min <= node_exporter's;
+ * no child processes spawned per sample.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { countFlag, durationFlag, parseFlags } from './bench-args.ts';
+import { watchChildren } from './child-watch.ts';
+import { dockerEventsBetween, forksSinceBoot, machineInfo } from './host-info.ts';
+import { createJoinToken, hubApi, ROOT, startBenchHub, type BenchHub } from './hub-process.ts';
+import { freeLoopbackPort } from './loopback.ts';
+import { BENCH_IMAGE, processCount, startBenchWorkload, type BenchWorkload } from './bench-workload.ts';
+import { bytesAckedTo, bytesBetween } from './socket-bytes.ts';
+import { clockTicksPerSecond, cpuSeconds, readProcCpu, readProcMemory, type ProcCpu, type ProcMemory } from './proc-stats.ts';
+import { maximum, median } from './stats.ts';
+import { runBench, type Managed, type Supervisor } from './supervisor.ts';
+import { fixed, formatTable, mib } from './table.ts';
+import { seconds, sleepUntil, waitUntil } from './timing.ts';
+
+const USAGE = `Usage: node bench/agent-footprint.ts [--warmup 2m] [--duration 4m] [--node PATH]... [--busy] [--json]
+       npm run bench:agent -- [flags]
+
+Measures the muster agent at idle (--interval 10s) beside prometheus-node-exporter
+scraped every 10 s, in one run: RSS (median, max, growth), CPU seconds per
+minute, child processes. Builds dist/muster-agent.js first.
+
+  --warmup DUR    time before the window (default 2m)
+  --duration DUR  measurement window (default 4m)
+  --node PATH     Node.js binary to run the agent bundle with; repeat it to run
+                  one agent per runtime side by side (default: this node)
+  --busy          first start 50 containers (image ${BENCH_IMAGE}) and sleeping
+                  processes up to 500 on the machine; removed at the end
+  --containers N  as --busy, with N containers
+  --processes N   as --busy, topping the machine up to N processes
+  --json          print a JSON summary on stdout (the tables go to stderr)
+`;
+
+const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+const INTERVAL_MS = 10_000;
+const RSS_EVERY_MS = 1_000;
+const CHILD_SCAN_MS = 100;
+const TARGET_RSS_RATIO = 2.5;
+const TARGET_CPU_RATIO = 1;
+
+/** What was measured of one process over the window. */
+interface Footprint {
+  pid: number;
+  rssMedianBytes: number | undefined;
+  rssMaxBytes: number | undefined;
+  /** Median RSS of the window's last quarter minus that of its first quarter. */
+  rssGrowthBytes: number | undefined;
+  /** The same for RssAnon alone: heap growth (a leak shows here), not code pages of the binary being touched. */
+  rssAnonGrowthBytes: number | undefined;
+  /** VmHWM at the end: the peak since the process started, start-up included. */
+  rssPeakSinceStartBytes: number | undefined;
+  rssReadings: number;
+  /** Medians of the private (RssAnon) and file-backed (RssFile) parts of the RSS. */
+  rssAnonMedianBytes: number | undefined;
+  rssFileMedianBytes: number | undefined;
+  cpuSecondsPerMinute: number;
+  threads: number;
+  /** Distinct children seen by the /proc scan during the window. */
+  childrenSeen: number;
+  childNames: string[];
+  /** CPU seconds of children reaped during the window (cutime+cstime). */
+  childCpuSeconds: number;
+}
+
+/** One agent under test: the runtime it runs on and its process. */
+interface AgentUnderTest {
+  name: string;
+  runtime: string;
+  nodeBin: string;
+  proc: Managed;
+}
+
+runBench(USAGE, async (sup) => {
+  const { values } = parseFlags(process.argv.slice(2), {
+    warmup: { type: 'string' }, duration: { type: 'string' }, node: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    busy: { type: 'boolean' }, containers: { type: 'string' }, processes: { type: 'string' },
+  });
+  if (values.help) { process.stdout.write(USAGE); return 0; }
+  const busy = values.busy || values.containers !== undefined || values.processes !== undefined
+    ? { containers: countFlag('containers', values.containers, 50), processes: countFlag('processes', values.processes, 500) }
+    : undefined;
+  const warmupMs = durationFlag('warmup', values.warmup, '2m');
+  const durationMs = durationFlag('duration', values.duration, '4m');
+  const nodeBins = values.node?.length ? values.node : [process.execPath];
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+
+  if (!existsSync(NODE_EXPORTER)) {
+    log(`${NODE_EXPORTER} is missing: install Debian's node_exporter with\n  apt-get install -y prometheus-node-exporter\n(this bench starts its own instance on loopback; the package's systemd service does not matter)`);
+    return 1;
+  }
+  const ticks = clockTicksPerSecond();
+  log('building the agent bundle (node install/build-agent.ts)');
+  execFileSync(process.execPath, [join(ROOT, 'install/build-agent.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const neVersion = /version (\S+)/.exec(execFileSync(NODE_EXPORTER, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))?.[1] ?? 'unknown';
+
+  let workload: BenchWorkload | undefined;
+  if (busy) {
+    // The agents, the hub and node_exporter add processes of their own.
+    workload = startBenchWorkload({ ...busy, reserve: nodeBins.length + 2, log });
+  }
+  try {
+    return await measure();
+  } finally {
+    workload?.stop();
+  }
+
+  async function measure(): Promise<number> {
+    const hub = await startBenchHub(sup);
+    const hubPort = Number(new URL(hub.url).port);
+    const token = await createJoinToken(hub);
+    const agents = nodeBins.map((nodeBin, i): AgentUnderTest => {
+      const runtime = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+      const name = `bench-agent-${i + 1}-node${runtime.replace(/^v/, '').split('.')[0]}`;
+      const proc = sup.start(name, nodeBin, [
+        join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`,
+      ]);
+      return { name, runtime, nodeBin, proc };
+    });
+    const port = await freeLoopbackPort();
+    const nodeExporter = sup.start('node_exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${port}`]);
+    const neUrl = `http://127.0.0.1:${port}/metrics`;
+    await waitUntil('node_exporter to answer', async () => {
+      if (!nodeExporter.running()) throw new Error(`node_exporter exited:\n${nodeExporter.output()}`);
+      return fetch(neUrl).then((r) => r.ok, () => false);
+    }, 20_000);
+    for (const a of agents) await waitForAgent(hub, a);
+    log(`${agents.map((a) => `${a.name} pid ${a.proc.pid} (node ${a.runtime})`).join(', ')}; node_exporter ${neVersion} pid ${nodeExporter.pid}`);
+    log(`warm-up ${seconds(warmupMs)}, window ${seconds(durationMs)}`);
+
+    // Scrape node_exporter every 10 s for the whole run, like a Prometheus with scrape_interval 10s.
+    let scrapes = 0;
+    let scrapeBytes = 0;
+    let scrapeErrors = 0;
+    let scraping = true;
+    const t0 = performance.now();
+    const scrapeLoop = (async () => {
+      for (let k = 0; scraping; k++) {
+        await sleepUntil(t0 + k * INTERVAL_MS);
+        if (!scraping) break;
+        try {
+          const body = await (await fetch(neUrl)).text();
+          scrapes++;
+          scrapeBytes = body.length;
+        } catch {
+          scrapeErrors++;
+        }
+      }
+    })();
+
+    try {
+      await sleepUntil(t0 + warmupMs);
+      const procs = [...agents.map((a) => a.proc), nodeExporter];
+      const before = procs.map((p) => alive(p, readProcCpu));
+      const windowStartWall = Date.now();
+      const sentBefore = agents.map((a) => bytesAckedTo(a.proc.pid, hubPort));
+      const forksBefore = forksSinceBoot();
+      const tStart = performance.now();
+      const watch = watchChildren(procs.map((p) => p.pid), CHILD_SCAN_MS);
+      const mem: ProcMemory[][] = procs.map(() => []);
+      for (let k = 0; k * RSS_EVERY_MS <= durationMs; k++) {
+        await sleepUntil(tStart + k * RSS_EVERY_MS);
+        procs.forEach((p, i) => mem[i]!.push(alive(p, readProcMemory)));
+      }
+      const after = procs.map((p) => alive(p, readProcCpu));
+      const windowMs = performance.now() - tStart;
+      const sentPerMinute = agents.map((a, i) => {
+        const b = bytesBetween(sentBefore[i]!, bytesAckedTo(a.proc.pid, hubPort));
+        return b === undefined ? undefined : b / (windowMs / 60_000);
+      });
+      const processesOnMachine = processCount();
+      watch.stop();
+      // Other work on the machine makes the agent work too: new processes and sockets to look at, Docker events to follow.
+      const activity = {
+        forksPerMinute: (forksSinceBoot() - forksBefore) / (windowMs / 60_000),
+        dockerEvents: dockerEventsBetween(windowStartWall, Date.now()),
+      };
+
+      const footprint = (i: number): Footprint => {
+        const p = procs[i]!;
+        const m = mem[i]!;
+        const rss = m.map((r) => r.rssBytes);
+        return {
+          pid: p.pid,
+          rssMedianBytes: median(rss),
+          rssMaxBytes: maximum(rss),
+          rssGrowthBytes: growth(rss),
+          rssAnonGrowthBytes: growth(m.map((r) => r.rssAnonBytes)),
+          rssPeakSinceStartBytes: m[m.length - 1]?.peakRssBytes,
+          rssReadings: rss.length,
+          rssAnonMedianBytes: median(m.map((r) => r.rssAnonBytes)),
+          rssFileMedianBytes: median(m.map((r) => r.rssFileBytes)),
+          cpuSecondsPerMinute: (cpuSeconds(after[i]!, ticks) - cpuSeconds(before[i]!, ticks)) / (windowMs / 60_000),
+          threads: m[m.length - 1]?.threads ?? 0,
+          childrenSeen: watch.seen(p.pid),
+          childNames: watch.names(p.pid),
+          childCpuSeconds: childTicks(after[i]!, before[i]!) / ticks,
+        };
+      };
+      const ne = footprint(procs.length - 1);
+      const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined || y === 0 ? undefined : x / y);
+      const results = await Promise.all(agents.map(async (a, i) => {
+        const fp = footprint(i);
+        const rssRatio = ratio(fp.rssMedianBytes, ne.rssMedianBytes);
+        const cpuRatio = ratio(fp.cpuSecondsPerMinute, ne.cpuSecondsPerMinute);
+        return {
+          name: a.name,
+          runtime: `node ${a.runtime}`,
+          nodeBin: a.nodeBin,
+          ...fp,
+          samplesStored: await samplesSince(hub, a.name, windowStartWall),
+          sentBytesPerMinute: sentPerMinute[i],
+          ratios: { rssMedian: rssRatio, rssMax: ratio(fp.rssMaxBytes, ne.rssMaxBytes), cpu: cpuRatio },
+          targets: {
+            rss: { maxRatio: TARGET_RSS_RATIO, met: rssRatio === undefined ? undefined : rssRatio <= TARGET_RSS_RATIO },
+            cpu: { maxRatio: TARGET_CPU_RATIO, met: cpuRatio === undefined ? undefined : cpuRatio <= TARGET_CPU_RATIO },
+            noChildren: { met: fp.childrenSeen === 0 && fp.childCpuSeconds === 0 },
+          },
+        };
+      }));
+      const machine = machineInfo();
+
+      const row = (label: string, f: Footprint) => [
+        label, mib(f.rssMedianBytes), mib(f.rssMaxBytes), signedMib(f.rssGrowthBytes), mib(f.rssAnonMedianBytes), signedMib(f.rssAnonGrowthBytes),
+        mib(f.rssFileMedianBytes), fixed(f.cpuSecondsPerMinute, 3), String(f.threads), String(f.childrenSeen), fixed(f.childCpuSeconds, 2),
+      ];
+      const usage = formatTable(
+        ['process', 'RSS median', 'RSS max', 'RSS growth', 'RssAnon med', 'RssAnon growth', 'RssFile med', 'CPU s/min', 'threads', 'children', 'child CPU s', 'sent KiB/min'],
+        [
+          ...results.map((r) => [...row(`agent, node ${r.runtime.replace(/^node /, '')}`, r), r.sentBytesPerMinute === undefined ? 'reconnected' : fixed(r.sentBytesPerMinute / 1024, 1)]),
+          [...row(`node_exporter ${neVersion}`, ne), `${fixed((scrapeBytes * 6) / 1024, 1)} (scraped)`],
+        ],
+      );
+      const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
+      const targets = formatTable(
+        ['agent runtime', 'RSS / node_exporter', `target <= ${TARGET_RSS_RATIO}x`, 'CPU / node_exporter', `target <= ${TARGET_CPU_RATIO}x`, 'no children'],
+        results.map((r) => [
+          r.runtime, fixed(r.ratios.rssMedian, 2, 'x'), verdict(r.targets.rss.met), fixed(r.ratios.cpu, 2, 'x'), verdict(r.targets.cpu.met), verdict(r.targets.noChildren.met),
+        ]),
+      );
+      const kids = results.filter((r) => r.childNames.length).map((r) => `${r.name} children: ${r.childNames.join(', ')}`);
+      const report = [
+        '',
+        usage,
+        targets,
+        `machine: ${machine.cpus} CPUs, ${machine.cpuModel}, Linux ${machine.kernel}; ${processesOnMachine} processes at the end of the window` +
+          (workload ? `, with ${workload.containers} bench containers and ${workload.processes} bench processes` : ' (idle: no --busy)'),
+        `sent = bytes the agent's WebSocket link carried (permessage-deflate on), from ss bytes_acked; node_exporter: its uncompressed /metrics body x 6 scrapes a minute`,
+        `agents: dist/muster-agent.js, --interval 10s; samples stored by the hub in the window: ${results.map((r) => `${r.samplesStored} (${r.runtime})`).join(', ')}`,
+        `the machine meanwhile: ${activity.forksPerMinute.toFixed(0)} processes started per minute, ` +
+          `${activity.dockerEvents === undefined ? 'Docker not reachable' : `${activity.dockerEvents} Docker events`} (the agent follows both; node_exporter does not)`,
+        `node_exporter ${neVersion}, default collectors, scraped every 10 s: ${scrapes} scrapes (${scrapeErrors} failed), last ${(scrapeBytes / 1024).toFixed(0)} KiB`,
+        `window: ${seconds(windowMs)} after ${seconds(warmupMs)} warm-up; RSS read every ${seconds(RSS_EVERY_MS)} (${ne.rssReadings} readings); ` +
+          `RSS growth = median of the last quarter - median of the first; children scanned every ${CHILD_SCAN_MS} ms`,
+        ...kids,
+        '',
+      ].join('\n');
+      if (values.json) {
+        process.stderr.write(report);
+        process.stdout.write(JSON.stringify({
+          bench: 'agent-footprint',
+          machine,
+          intervalSeconds: INTERVAL_MS / 1000,
+          warmupSeconds: warmupMs / 1000,
+          windowSeconds: Math.round(windowMs) / 1000,
+          machineActivity: { ...activity, processesAtEnd: processesOnMachine, benchContainers: workload?.containers ?? 0, benchProcesses: workload?.processes ?? 0 },
+          agents: results,
+          nodeExporter: { ...ne, version: neVersion, scrapes, scrapeErrors, scrapeBytes },
+        }, null, 2) + '\n');
+      } else {
+        process.stdout.write(report);
+      }
+      return 0;
+    } finally {
+      scraping = false;
+      await scrapeLoop;
+    }
+  }
+});
+
+/** Waits until the hub has the agent online with at least one stored sample. */
+async function waitForAgent(hub: BenchHub, a: AgentUnderTest): Promise<void> {
+  await waitUntil(`${a.name} to report`, async () => {
+    if (!a.proc.running()) throw new Error(`${a.name} exited:\n${a.proc.output()}`);
+    const r = await hubApi<{ online?: boolean; samples?: { ackedSeq: number } }>(hub, `/api/v1/nodes/${a.name}`);
+    return r.status === 200 && r.body.online === true && (r.body.samples?.ackedSeq ?? 0) > 0;
+  }, 30_000, 250);
+}
+
+/** Samples of a node the hub stored since `sinceMs` (epoch ms). */
+async function samplesSince(hub: BenchHub, name: string, sinceMs: number): Promise<number> {
+  const r = await hubApi<{ samples?: unknown[] }>(hub, `/api/v1/nodes/${name}/samples?since=${sinceMs}`);
+  return r.body.samples?.length ?? 0;
+}
+
+/** Reads a /proc figure of a process that must still be running; says which one died otherwise. */
+function alive<T>(p: Managed, read: (pid: number) => T): T {
+  if (!p.running()) {
+    const status = p.child.exitCode ?? p.child.signalCode;
+    throw new Error(`${p.name} (pid ${p.pid}) ended during the bench (${typeof status === 'number' ? `exit code ${status}` : `signal ${status}`}):\n${p.output().slice(-4000)}`);
+  }
+  return read(p.pid);
+}
+
+/** Ticks of children reaped between two readings. */
+function childTicks(after: ProcCpu, before: ProcCpu): number {
+  return after.cutime + after.cstime - before.cutime - before.cstime;
+}
+
+/** Median of the last quarter of the readings minus the median of the first quarter. */
+function growth(readings: readonly number[]): number | undefined {
+  const quarter = Math.max(1, Math.floor(readings.length / 4));
+  const first = median(readings.slice(0, quarter));
+  const last = median(readings.slice(-quarter));
+  return first === undefined || last === undefined ? undefined : last - first;
+}
+
+/** A byte difference as signed MiB. */
+function signedMib(bytes: number | undefined): string {
+  return bytes === undefined ? '-' : `${bytes >= 0 ? '+' : ''}${mib(bytes)}`;
+}
