@@ -3,4 +3,5 @@ export * from './version.ts';
 export * from './close-codes.ts';
 export * from './messages.ts';
 export * from './workloads.ts';
+export * from './deploys.ts';
 export * from './codec.ts';

@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { WorkloadsMessage } from './workloads.ts';
+import { DeployProgress, DeployRequest, DeployResult } from './deploys.ts';
 
 const Str = (max = 256) => Type.String({ maxLength: max });
 const Num = () => Type.Number();
@@ -132,7 +133,7 @@ export const SamplesMessage = Type.Object({
 export const HeartbeatMessage = Type.Object({ type: Type.Literal('heartbeat'), ts: NonNeg() });
 
 /** Every frame an agent may send. */
-export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage]);
+export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage, DeployProgress, DeployResult]);
 
 /** The hub's answer to a good hello. `credential` is present only after a join. */
 export const Welcome = Type.Object({
@@ -151,7 +152,7 @@ export const Ack = Type.Object({ type: Type.Literal('ack'), seq: Count() });
 export const ErrorMessage = Type.Object({ type: Type.Literal('error'), code: Str(64), message: Str(1024) });
 
 /** Every frame the hub may send. */
-export const HubMessage = Type.Union([Welcome, Ack, ErrorMessage]);
+export const HubMessage = Type.Union([Welcome, Ack, ErrorMessage, DeployRequest]);
 
 export type Unavailable = Static<typeof Unavailable>;
 export type FilesystemFact = Static<typeof FilesystemFact>;

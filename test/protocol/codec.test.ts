@@ -49,8 +49,43 @@ test('a fixture of every hub message decodes on the agent side', () => {
     { type: 'welcome', protocol: 1, node: 'pi-1', ackedSeq: 0, heartbeatMs: 15000, credential: 'c' },
     { type: 'ack', seq: 12 },
     { type: 'error', code: 'MUSTER_ERR_UNAUTHORIZED', message: 'no' },
+    DEPLOY,
+    { type: 'deploy', id: 'j2', deadline: 1, action: { kind: 'container', action: 'restart', name: 'web' } },
+    { type: 'deploy', id: 'j3', deadline: 1, action: { kind: 'unit', action: 'restart', unit: 'nginx.service' } },
   ]) assert.ok(d(JSON.stringify(m)).ok, m.type);
   assert.is(d(JSON.stringify({ type: 'ack', seq: -1 })).ok, false);
+});
+
+const DEPLOY = {
+  type: 'deploy', id: 'web-1f2e3d4c', deadline: 1_800_000_000_000,
+  action: {
+    kind: 'run',
+    container: {
+      image: 'nginx:1.27', name: 'web', command: ['nginx', '-g', 'daemon off;'], env: { TZ: 'UTC' }, labels: { 'muster.service': 'web' },
+      ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }], volumes: [{ source: '/srv/www', target: '/usr/share/nginx/html', readOnly: true }],
+      restart: 'unless-stopped', cpus: 0.5, memoryBytes: 268435456, platform: 'linux/arm64',
+    },
+  },
+};
+
+test('deploy requests that could do harm are refused before the agent sees them', () => {
+  const d = createHubMessageDecoder();
+  const bad = [
+    { ...DEPLOY, id: '../../etc' },
+    { ...DEPLOY, action: { ...DEPLOY.action, container: { ...DEPLOY.action.container, name: '-rf' } } },
+    { ...DEPLOY, action: { ...DEPLOY.action, container: { ...DEPLOY.action.container, memoryBytes: 1 } } },
+    { ...DEPLOY, action: { kind: 'unit', action: 'mask', unit: 'sshd.service' } },
+    { ...DEPLOY, action: { kind: 'unit', action: 'stop', unit: '--all' } },
+    { ...DEPLOY, action: { kind: 'exec', command: 'rm -rf /' } },
+  ];
+  for (const m of bad) assert.is(d(JSON.stringify(m)).ok, false, JSON.stringify(m).slice(0, 120));
+});
+
+test('deploy progress and results from an agent decode on the hub side', () => {
+  assert.ok(decode(JSON.stringify({ type: 'deployProgress', id: 'web-1', ts: 1, step: 'pull', message: 'nginx:1.27: pulled' })).ok);
+  assert.ok(decode(JSON.stringify({ type: 'deployResult', id: 'web-1', ts: 2, outcome: 'succeeded', message: 'web running', containerId: 'a'.repeat(64) })).ok);
+  assert.is(decode(JSON.stringify({ type: 'deployResult', id: 'web-1', ts: 2, outcome: 'maybe', message: '' })).ok, false);
+  assert.is(decode(JSON.stringify({ type: 'deployProgress', id: 'web-1', ts: 1, step: 'pull', message: 'x'.repeat(5000) })).ok, false);
 });
 
 test.run();
