@@ -11,6 +11,7 @@ import {
 } from '../protocol/index.ts';
 import type { NodeRecord, SampleRow, Store } from './store.ts';
 import type { TokenService } from './tokens.ts';
+import type { DeployService } from './deploys.ts';
 import type { Inventory } from './inventory.ts';
 import { MusterError } from './errors.ts';
 import { cpuUsedBetween, memUsed } from './derive.ts';
@@ -26,6 +27,8 @@ export interface AgentGatewayDeps {
   log: Logger;
   /** Told of every decoded frame, for metrics. */
   onFrame?: (type: string, bytes: number) => void;
+  /** Where deploy progress and results go, and who hears that a node (re)connected; absent, such frames are ignored. */
+  deploys?: Pick<DeployService, 'nodeOnline' | 'progress' | 'result'>;
 }
 
 export interface AgentGatewayOptions {
@@ -43,6 +46,8 @@ export interface AgentGateway {
   accept(socket: WebSocket, remote: string): void;
   /** Names of the nodes with a live link. */
   connected(): string[];
+  /** Sends a request to a node's live link; false when the node has none. */
+  sendTo(nodeId: number, msg: HubMessage): boolean;
   /** Starts the offline sweep. */
   start(): void;
   /** Closes every link (code 1001) and stops timers. */
@@ -140,6 +145,7 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
       type: 'welcome', protocol: PROTOCOL_VERSION, node: node.name, ackedSeq: node.ackedSeq, heartbeatMs,
       ...(credential ? { credential } : {}),
     });
+    deps.deploys?.nodeOnline(node.id);
   }
 
   function ingest(link: Link, node: NodeRecord, msg: SamplesMessage): void {
@@ -185,6 +191,12 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
         return;
       case 'workloads':
         inventory.apply(node, msg);
+        return;
+      case 'deployProgress':
+        deps.deploys?.progress(node.id, msg);
+        return;
+      case 'deployResult':
+        deps.deploys?.result(node.id, msg);
         return;
     }
   }
@@ -244,6 +256,12 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
       });
     },
     connected: () => [...byNode.values()].map((l) => l.node?.name ?? '').filter(Boolean),
+    sendTo(nodeId, msg) {
+      const link = byNode.get(nodeId);
+      if (!link || link.socket.readyState !== link.socket.OPEN) return false;
+      send(link, msg);
+      return true;
+    },
     start() {
       store.markAllOffline();
       sweep ??= setInterval(sweepOffline, Math.min(heartbeatMs, 5_000));

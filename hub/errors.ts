@@ -35,3 +35,7 @@ export const badRequest = define('MUSTER_ERR_BAD_REQUEST', 400);
 export const nameTaken = define('MUSTER_ERR_NODE_NAME_TAKEN', 409);
 /** Configuration given at start is invalid. */
 export const badConfig = define('MUSTER_ERR_CONFIG', 500);
+/** No deploy job with that id. */
+export const jobNotFound = define('MUSTER_ERR_JOB_NOT_FOUND', 404);
+/** No node can take a placement request (and the caller did not force one); `details.placement` says why for each. */
+export const noPlacement = define('MUSTER_ERR_NO_PLACEMENT', 409);

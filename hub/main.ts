@@ -20,7 +20,10 @@ import { createHubMetrics } from './metrics/metrics.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
 import { startDnsServer, type DnsServer } from '../dns/server.ts';
-import { MUSTER_VERSION } from '../protocol/index.ts';
+import { MUSTER_VERSION, type DeployRequest } from '../protocol/index.ts';
+import { randomBytes } from 'node:crypto';
+import { createJobStore } from './job-store.ts';
+import { createDeployService, type DeployServiceOptions } from './deploys.ts';
 
 export interface HubOptions {
   /** Directory for the database and admin token. */
@@ -30,6 +33,8 @@ export interface HubOptions {
   /** pino logger options, or false for silence. */
   logger?: boolean | object;
   gateway?: AgentGatewayOptions;
+  /** Deploy queue and run timeouts. */
+  deploys?: DeployServiceOptions;
   now?: () => number;
   /** Bundled agent to serve at /dl/muster-agent.js (default: dist/muster-agent.js of this checkout). */
   agentBundle?: string;
@@ -97,11 +102,16 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
   const inventory = createInventory({ store: workloadStore, now, log });
   const metrics = createHubMetrics({ registry: new Registry(), store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
-  const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame }, opts.gateway);
+  const jobs = createJobStore(db);
+  const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
+  const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
+  const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, deploys }, opts.gateway);
+  const capacity = { store, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
-  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION,
+  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
+  deploys.start();
   maintenance.start();
   maintenance.runOnce();
   const zones = createZoneSource({ store, inventory, now });
@@ -124,6 +134,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     forwarder?.close();
     zones.close();
     gateway.close();
+    deploys.close();
     maintenance.close();
     await app.close();
     db.close();
@@ -144,6 +155,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       forwarder?.close();
       zones.close();
       gateway.close();
+      deploys.close();
       maintenance.close();
       await app.close();
       db.close();

@@ -72,4 +72,30 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_ts ON events(ts);
   CREATE INDEX events_node_ts ON events(node_id, ts);
   `,
+  `
+  CREATE TABLE jobs (
+    id           TEXT PRIMARY KEY,
+    node_id      INTEGER REFERENCES nodes(id) ON DELETE SET NULL,
+    node_name    TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    deadline     INTEGER NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'running', 'succeeded', 'failed', 'timed out')),
+    action_json  TEXT NOT NULL,
+    placement_json TEXT,
+    message      TEXT,
+    container_id TEXT
+  );
+  CREATE INDEX jobs_created ON jobs(created_at);
+  CREATE INDEX jobs_open ON jobs(state) WHERE state IN ('queued', 'sent', 'running');
+  CREATE TABLE job_output (
+    job_id  TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    ts      INTEGER NOT NULL,
+    step    TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  ) WITHOUT ROWID;
+  `,
 ];

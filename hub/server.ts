@@ -17,6 +17,16 @@ import type { WorkloadStore } from './workload-store.ts';
 import { registerWorkloadRoutes } from './routes/workloads.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPrometheusSd } from './routes/prometheus-sd.ts';
+import { registerDeployRoutes } from './routes/deploys.ts';
+import type { DeployService } from './deploys.ts';
+import type { CapacityDeps } from './capacity.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Label (or id) of the admin token that made the request, for deploy jobs' "asked by". */
+    caller: string | null;
+  }
+}
 import type { HubMetrics } from './metrics/metrics.ts';
 
 export interface ServerDeps {
@@ -34,6 +44,8 @@ export interface ServerDeps {
   version: string;
   /** Path of the bundled agent served at /dl/muster-agent.js, so a new node needs only curl and Node. */
   agentBundle?: string;
+  deploys: Pick<DeployService, 'submit' | 'get' | 'list' | 'output'>;
+  capacity: CapacityDeps;
 }
 
 
@@ -84,7 +96,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const record = m ? tokens.verify(m[1]!) : undefined;
     if (!record) throw unauthorized('bearer token unknown, expired or revoked');
     if (record.role !== 'admin') throw forbidden(`a token of role '${record.role}' cannot call the API; use an admin token`);
+    req.caller = record.label || `token ${record.id}`;
   };
+  app.decorateRequest('caller', null);
 
   await app.register(async (api) => {
     api.addHook('onRequest', requireAdmin);
@@ -143,6 +157,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
 
     registerPrometheusSd(api, { store, inventory: deps.inventory });
+    registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {
