@@ -13,6 +13,7 @@ import { createOutbox, type Outbox } from './outbox.ts';
 import { createWorkloadDiff } from './workload-diff.ts';
 import type { WorkloadCollector } from './workloads.ts';
 import type { StateStore } from './state.ts';
+import type { DeployExecutor } from './deploy.ts';
 import type { AgentLogger } from './log.ts';
 
 /** What the agent needs from its collectors. */
@@ -25,6 +26,8 @@ export interface AgentDeps {
   collectors: HostSource;
   /** Processes, containers, units and ports; absent, the agent reports host facts and samples only. */
   workloads?: WorkloadCollector;
+  /** Runs deploys the hub sends; absent, the agent refuses them. */
+  deploys?: DeployExecutor;
   state: StateStore;
   log: AgentLogger;
   now?: () => number;
@@ -214,6 +217,15 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       case 'error':
         lastError = `${msg.code}: ${msg.message}`;
         log.warn('hub reported an error', { code: msg.code, message: msg.message });
+        return;
+      case 'deploy':
+        if (!deps.deploys) {
+          send({ type: 'deployResult', id: msg.id, ts: now(), outcome: 'refused', message: 'this agent was built without deploys' });
+          return;
+        }
+        // Progress and the result go out on whatever link is up when they happen; a result
+        // missed during a cut is in the journal, and the hub asks again after the reconnect.
+        void deps.deploys.handle(msg, send);
         return;
     }
   };

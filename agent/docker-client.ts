@@ -59,6 +59,14 @@ export interface DockerClient {
    * whether to resubscribe).
    */
   events(filters: Record<string, string[]>, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void): EventSubscription;
+  /**
+   * Sends a request whose answer is a stream of JSON lines (an image pull),
+   * calling `onLine` for each; resolves at the end of the stream, rejects on
+   * an HTTP error or when the whole exchange takes longer than `timeoutMs`.
+   */
+  stream(method: string, path: string, onLine: (line: Record<string, unknown>) => void, timeoutMs: number): Promise<void>;
+  /** GET an answer that is not JSON (container logs), as bytes. */
+  raw(path: string): Promise<Buffer>;
 }
 
 /** Creates a client; nothing connects until a call is made. */
@@ -99,8 +107,71 @@ export function createDockerClient(opts: DockerClientOptions = {}): DockerClient
     });
   }
 
+  function stream(method: string, path: string, onLine: (line: Record<string, unknown>) => void, limitMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) reject(err); else resolve();
+      };
+      const req = http.request({ socketPath, path, method, headers: { Host: 'docker' } }, (res) => {
+        const status = res.statusCode ?? 0;
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          if (status >= 400) return;
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (!line) continue;
+            try { onLine(JSON.parse(line) as Record<string, unknown>); } catch (err) { req.destroy(err as Error); }
+          }
+        });
+        res.on('end', () => {
+          if (status >= 400) {
+            let msg = buffered.trim() || `HTTP ${status}`;
+            try { msg = (JSON.parse(buffered) as { message?: string }).message ?? msg; } catch { /* not JSON */ }
+            finish(new DockerError(`Docker ${method} ${path}: ${msg}`, status));
+            return;
+          }
+          const rest = buffered.trim();
+          if (rest) try { onLine(JSON.parse(rest) as Record<string, unknown>); } catch (err) { finish(err as Error); return; }
+          finish();
+        });
+        res.on('error', (err) => finish(err));
+      });
+      const timer = setTimeout(() => req.destroy(new Error(`no end within ${Math.round(limitMs / 1000)} s`)), limitMs);
+      req.on('error', (err) => finish(err instanceof DockerError ? err : new DockerError(`Docker ${method} ${path}: ${err.message}`, undefined, unreachableCode(err), { cause: err })));
+      req.end();
+    });
+  }
+
+  function raw(path: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ socketPath, path, method: 'GET', agent, timeout: timeoutMs, headers: { Host: 'docker' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          if ((res.statusCode ?? 0) >= 400) reject(new DockerError(`Docker GET ${path}: ${body.toString('utf8').trim() || `HTTP ${res.statusCode}`}`, res.statusCode));
+          else resolve(body);
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => reject(new DockerError(`Docker GET ${path}: ${err.message}`, undefined, unreachableCode(err), { cause: err })));
+      req.end();
+    });
+  }
+
   return {
     socketPath,
+    stream,
+    raw,
     async get<T>(path: string) {
       const { body } = await request<T>('GET', path);
       if (body === undefined) throw new DockerError(`Docker GET ${path}: the answer is not JSON`, 200);

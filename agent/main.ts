@@ -12,6 +12,8 @@ import { createStateStore } from './state.ts';
 import { createLogger, type LogLevel } from './log.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { createDockerClient, DEFAULT_DOCKER_SOCKET } from './docker-client.ts';
+import { createDeployExecutor, type DeployPolicy } from './deploy.ts';
+import { createDeployJournal } from './deploy-journal.ts';
 import { createContainerReader } from './collectors/containers.ts';
 import { createProcessReader } from './collectors/processes.ts';
 import { createListenerReader } from './collectors/listeners.ts';
@@ -35,6 +37,10 @@ Options:
   --label K=V        node label, repeatable (e.g. --label group=compute)
   --docker-socket P  Docker Engine socket (default: DOCKER_HOST if unix://,
                      else ${DEFAULT_DOCKER_SOCKET})
+  --no-deploy        refuse every deploy the hub sends (muster deploy); the
+                     refusal and its reason are recorded in the hub's job
+  --allow-image PAT  deploy only images matching PAT (repeatable; * matches
+                     anything, e.g. --allow-image 'registry.lab/*')
   --log-level LEVEL  debug, info, warn, error (default info)
   -h, --help         show this help
   --version          print the version
@@ -79,6 +85,7 @@ export interface AgentConfig {
   labels: Record<string, string>;
   logLevel: LogLevel;
   dockerSocket: string;
+  deploy: DeployPolicy;
 }
 
 /** Turns flags and environment into a validated agent config, reporting every problem at once. */
@@ -90,7 +97,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       options: {
         hub: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
         interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
-        'docker-socket': { type: 'string' },
+        'docker-socket': { type: 'string' }, 'no-deploy': { type: 'boolean' }, 'allow-image': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
       },
       strict: true,
@@ -131,11 +138,15 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     else problems.push(`DOCKER_HOST=${env.DOCKER_HOST} is not a unix:// socket; the agent talks to the local Engine only (use --docker-socket PATH)`);
   }
   if (dockerSocket !== undefined && !dockerSocket.startsWith('/')) problems.push(`--docker-socket must be an absolute path, not ${JSON.stringify(dockerSocket)}`);
+  const allowImages = values['allow-image'];
+  for (const p of allowImages ?? []) if (!/^[A-Za-z0-9*][A-Za-z0-9*._\/:@-]{0,511}$/.test(p)) problems.push(`--allow-image must be an image pattern like registry.lab/* or nginx:*, not ${JSON.stringify(p)}`);
+  if (values['no-deploy'] && allowImages) problems.push('--no-deploy and --allow-image contradict each other; give one');
   if (problems.length) throw new UsageError(problems.join('\n'));
   const stateDir = values.state ?? (process.getuid?.() === 0 ? '/var/lib/muster-agent' : join(homedir(), '.local/state/muster-agent'));
   const joinToken = values.join ?? env.MUSTER_JOIN_TOKEN;
   return {
     hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, dockerSocket: dockerSocket ?? DEFAULT_DOCKER_SOCKET,
+    deploy: { enabled: !values['no-deploy'], ...(allowImages ? { allowImages } : {}) },
     ...(joinToken ? { joinToken } : {}),
   };
 }
@@ -152,8 +163,9 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   }
   // The container reader's events ask the agent for an early read; the agent does not exist yet here.
   let agentRef: Agent | undefined;
+  const docker = createDockerClient({ socketPath: config.dockerSocket });
   const containers = createContainerReader({
-    docker: createDockerClient({ socketPath: config.dockerSocket }),
+    docker,
     onChange: () => agentRef?.refreshWorkloads(),
   });
   const units = createUnitReader({});
@@ -163,7 +175,8 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
     containers,
     units,
   });
-  const agent = createAgent({ collectors, workloads, state, log }, {
+  const deploys = createDeployExecutor({ docker, policy: config.deploy, journal: createDeployJournal(config.stateDir), now: Date.now, log });
+  const agent = createAgent({ collectors, workloads, state, log, deploys }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal,
     onClose: () => { containers.close(); units.close(); },
