@@ -12,6 +12,7 @@ import { tokenCommand } from './commands/token.ts';
 import { servicesCommand, whereCommand } from './commands/services.ts';
 import { psCommand } from './commands/ps.ts';
 import { eventsCommand } from './commands/events.ts';
+import { deployCommand, jobsCommand, recommendCommand } from './commands/deploy.ts';
 import { runAgentCommand } from '../agent/main.ts';
 
 const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
@@ -27,6 +28,9 @@ Commands:
   where     where and how one service runs: muster where NAME
   ps        containers, units and processes of one node: muster ps --node NAME
   events    what changed: containers started/died, units failed, ports opened
+  recommend which nodes have room for a new service, and why the others do not
+  deploy    push a container (or a restart, stop, unit action) to a node's agent
+  jobs      deploy jobs and their output: muster jobs show ID
   token     create, list and revoke join tokens and node credentials
 
 Run 'muster <command> --help' for a command's options. The CLI finds the hub
@@ -43,6 +47,9 @@ const COMMANDS: Record<string, Command> = {
   where: whereCommand,
   ps: psCommand,
   events: eventsCommand,
+  recommend: recommendCommand,
+  deploy: deployCommand,
+  jobs: jobsCommand,
   agent: (argv, io) => runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 

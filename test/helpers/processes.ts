@@ -107,10 +107,11 @@ export interface AgentProc extends Proc {
  * Starts an agent. By default the bundled single file under this Node;
  * `node` picks another runtime (e.g. Node 18), `viaCli` runs `muster agent`.
  */
-export function startAgentProcess(opts: { hub: string; join?: string; name: string; stateDir?: string; interval?: string; node?: string; viaCli?: boolean }): AgentProc {
+export function startAgentProcess(opts: { hub: string; join?: string; name: string; stateDir?: string; interval?: string; node?: string; viaCli?: boolean; args?: string[] }): AgentProc {
   const stateDir = opts.stateDir ?? tempDir(`agent-${opts.name}`);
   const args = ['--hub', opts.hub, '--name', opts.name, '--state', stateDir, '--interval', opts.interval ?? '1s', '--log-level', 'info'];
   if (opts.join) args.push('--join', opts.join);
+  args.push(...(opts.args ?? []));
   if (!opts.viaCli && !existsSync(AGENT_BUNDLE)) throw new Error(`no agent bundle at ${AGENT_BUNDLE}: run npm run build`);
   const argv = opts.viaCli ? [CLI, 'agent', ...args] : [AGENT_BUNDLE, ...args];
   const child = spawn(opts.node ?? process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
