@@ -75,6 +75,7 @@ Options:
   --platform P         linux/amd64, linux/arm64, linux/arm/v7
   --constraint L=V     with --node auto: a node label that must match (repeatable)
   --strategy S         with --node auto: binpack (default) or spread
+  --spread-by LABEL    with --node auto and spread: spread across this node label's values
   --force              with --node auto: over-commit the closest node when none fits
   --replace            replace the running container of that name (start new, then stop old)
   --restart-container NAME, --stop-container NAME, --remove-container NAME
@@ -207,7 +208,7 @@ const DEPLOY_FLAGS = {
   publish: { type: 'string', short: 'p', multiple: true }, env: { type: 'string', short: 'e', multiple: true },
   label: { type: 'string', short: 'l', multiple: true }, volume: { type: 'string', short: 'v', multiple: true },
   restart: { type: 'string' }, cpu: { type: 'string' }, memory: { type: 'string' }, platform: { type: 'string' },
-  constraint: { type: 'string', multiple: true }, strategy: { type: 'string' }, force: { type: 'boolean' },
+  constraint: { type: 'string', multiple: true }, strategy: { type: 'string' }, 'spread-by': { type: 'string' }, force: { type: 'boolean' },
   replace: { type: 'boolean' }, 'restart-container': { type: 'string' }, 'stop-container': { type: 'string' },
   'remove-container': { type: 'string' }, unit: { type: 'string' }, action: { type: 'string' },
   id: { type: 'string' }, 'queue-timeout': { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' },
@@ -287,7 +288,7 @@ export async function deployCommand(argv: string[], io: Io): Promise<number> {
   if (!values.node) throw usage('--node NAME or --node auto is required');
   const action = deployActionFromFlags(values, command, io.env);
   const auto = values.node === 'auto';
-  if (!auto && (values.constraint || values.strategy || values.force)) throw usage('--constraint, --strategy and --force apply to --node auto only');
+  if (!auto && (values.constraint || values.strategy || values['spread-by'] || values.force)) throw usage('--constraint, --strategy, --spread-by and --force apply to --node auto only');
   const body: Record<string, unknown> = {
     id: values.id ?? `${action.kind === 'run' || action.kind === 'replace' ? action.container.name : action.kind}-${randomBytes(4).toString('hex')}`.slice(0, 64),
     node: values.node, action,
@@ -297,6 +298,7 @@ export async function deployCommand(argv: string[], io: Io): Promise<number> {
     const placement: Record<string, unknown> = {};
     if (values.constraint) placement.constraints = parsePairs('--constraint', values.constraint);
     if (values.strategy) placement.strategy = values.strategy;
+    if (values['spread-by']) placement.spreadBy = values['spread-by'];
     if (Object.keys(placement).length) body.placement = placement;
     if (values.force) body.force = true;
   }
