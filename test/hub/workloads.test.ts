@@ -63,7 +63,11 @@ test('a container with a published port and a muster.service label becomes a ser
   const started = Date.now();
   await docker('run', '-d', '--name', name, '-l', TEST_LABEL, '-l', `muster.service=${svc}`,
     '-p', `127.0.0.1:${port}:8080`, TEST_IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www');
-  const s = await waitFor('the container as a service instance', () => service(svc), 5_000, 100);
+  // Docker creates, then starts: the agent may report the container once while it is only "created".
+  const s = await waitFor('the container as a running service instance', async () => {
+    const v = await service(svc);
+    return v?.instances[0]?.state === 'running' ? v : undefined;
+  }, 5_000, 100);
   const appearedMs = Date.now() - started;
   const inst = s.instances[0]!;
   assert.is(inst.node, 'e2e-node');
