@@ -27,6 +27,8 @@ export interface AgentGatewayDeps {
   log: Logger;
   /** Told of every decoded frame, for metrics. */
   onFrame?: (type: string, bytes: number) => void;
+  /** Told after a node's samples or workloads were stored (metrics renders its series ahead of the scrape). */
+  onNodeData?: (nodeId: number) => void;
   /** Where deploy progress and results go, and who hears that a node (re)connected; absent, such frames are ignored. */
   deploys?: Pick<DeployService, 'nodeOnline' | 'progress' | 'result'>;
 }
@@ -185,12 +187,14 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
         return;
       case 'samples':
         ingest(link, node, msg);
+        deps.onNodeData?.(node.id);
         return;
       case 'heartbeat':
         store.touchNode(node.id, now());
         return;
       case 'workloads':
         inventory.apply(node, msg);
+        deps.onNodeData?.(node.id);
         return;
       case 'deployProgress':
         deps.deploys?.progress(node.id, msg);

@@ -26,6 +26,8 @@ export interface NodeWorkloads {
   updatedAt: number;
   /** Bumped whenever items of a kind change, so readers (/metrics) can cache what they derive from them. */
   versions: Record<WorkloadKind, number>;
+  /** Bumped whenever container use changes, likewise. */
+  useVersion: number;
 }
 
 /**
@@ -79,7 +81,7 @@ export interface Inventory {
 
 const emptyNode = (): NodeWorkloads => ({
   processes: new Map(), containers: new Map(), units: new Map(), ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0,
-  versions: { processes: 0, containers: 0, units: 0, ports: 0 },
+  versions: { processes: 0, containers: 0, units: 0, ports: 0 }, useVersion: 0,
 });
 
 function keyOf(kind: WorkloadKind, item: Items[WorkloadKind]): string {
@@ -227,6 +229,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       for (const kind of KINDS) w.versions[kind] += changed[kind];
       if (msg.sync) w.use.clear();
       for (const u of msg.use) w.use.set(u.id, u);
+      if (msg.sync || msg.use.length > 0 || changed.containers > 0) w.useVersion++;
       if (msg.collectors) w.collectors = msg.collectors;
       w.updatedAt = ts;
 

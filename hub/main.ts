@@ -105,7 +105,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const jobs = createJobStore(db);
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
-  const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, deploys }, opts.gateway);
+  const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys }, opts.gateway);
   const capacity = { store, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
   const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity,
@@ -135,6 +135,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     zones.close();
     gateway.close();
     deploys.close();
+    metrics.close();
     maintenance.close();
     await app.close();
     db.close();
@@ -156,6 +157,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       zones.close();
       gateway.close();
       deploys.close();
+      metrics.close();
       maintenance.close();
       await app.close();
       db.close();

@@ -36,8 +36,8 @@ export function formatValue(v: number): string {
 export interface FamilyWriter {
   /** Adds a series whose labels were rendered with labelText (or by hand). */
   line(labels: string, value: number): void;
-  /** Adds a block of lines rendered earlier (cached text, newline-terminated). */
-  raw(text: string): void;
+  /** Adds a block of lines rendered earlier (cached text or its UTF-8 bytes, newline-terminated). */
+  raw(text: string | Buffer): void;
 }
 
 /** Collects families in first-seen order and writes them out. */
@@ -48,31 +48,59 @@ export interface ExpositionWriter {
   add(name: string, type: 'counter' | 'gauge', help: string, labels: Labels, value: number): void;
   /** The whole text, every family once. */
   text(): string;
-  /** The same, encoded as UTF-8 straight into a buffer: for a large fleet, far cheaper than one huge string. */
+  /** The same, encoded as UTF-8: for a large fleet, far cheaper than one huge string. */
   buffer(): Buffer;
+  /** The same as a list of buffers, for a caller that joins them with more (one copy instead of two). */
+  buffers(): Buffer[];
 }
 
 /** Creates an empty writer. */
 export function createExpositionWriter(): ExpositionWriter {
-  const families = new Map<string, { header: string; chunks: string[]; writer: FamilyWriter }>();
+  const families = new Map<string, { header: string; chunks: (string | Buffer)[]; writer: FamilyWriter }>();
   const family = (name: string, type: 'counter' | 'gauge', help: string): FamilyWriter => {
     let f = families.get(name);
     if (!f) {
-      const chunks: string[] = [];
+      const chunks: (string | Buffer)[] = [];
       const prefix = `${name}{`;
       f = {
         header: `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`,
         chunks,
         writer: {
           line: (labels, value) => { chunks.push(`${prefix}${labels}} ${formatValue(value)}\n`); },
-          raw: (text) => { if (text) chunks.push(text); },
+          raw: (text) => { if (text.length) chunks.push(text); },
         },
       };
       families.set(name, f);
     }
     return f.writer;
   };
+  const buffers = (): Buffer[] => {
+    // Text rendered now is joined in small runs and encoded once; bytes cached per node
+    // (createFamilyCollector) go in as they are, so a scrape of a large fleet is mostly copying.
+    const out: Buffer[] = [];
+    let run: string[] = [];
+    const flush = () => {
+      if (run.length) out.push(Buffer.from(run.join(''), 'utf8'));
+      run = [];
+    };
+    for (const f of families.values()) {
+      if (f.chunks.length === 0) continue;
+      run.push(f.header);
+      for (const c of f.chunks) {
+        if (typeof c === 'string') {
+          run.push(c);
+          if (run.length >= 256) flush();
+        } else {
+          flush();
+          out.push(c);
+        }
+      }
+    }
+    flush();
+    return out;
+  };
   return {
+    buffers,
     family,
     add(name, type, help, labels, value) {
       family(name, type, help).line(labelText(labels), value);
@@ -81,26 +109,51 @@ export function createExpositionWriter(): ExpositionWriter {
       return this.buffer().toString('utf8');
     },
     buffer() {
-      // Joining hundreds of thousands of small strings into one costs more than all the rest of a
-      // render (V8 flattens the rope); writing each into a growing buffer does not.
-      let buf = Buffer.allocUnsafe(1 << 20);
-      let at = 0;
-      const put = (s: string) => {
-        if (at + s.length * 3 > buf.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + s.length * 3));
-          buf.copy(bigger, 0, 0, at);
-          buf = bigger;
-        }
-        at += buf.write(s, at);
-      };
-      for (const f of families.values()) {
-        if (f.chunks.length === 0) continue;
-        put(f.header);
-        // Small joins keep both the rope flattening and the number of writes low.
-        for (let i = 0; i < f.chunks.length; i += 256) put(f.chunks.slice(i, i + 256).join(''));
-      }
-      return buf.subarray(0, at);
+      return Buffer.concat(buffers());
     },
+  };
+}
+
+/** One family's lines from one source (a node), as UTF-8, with what its header needs. */
+export interface FamilyText {
+  name: string;
+  type: 'counter' | 'gauge';
+  help: string;
+  bytes: Buffer;
+}
+
+/** Collects families as text, to be kept and later added to a writer with `raw` (per-node caching). */
+export interface FamilyCollector {
+  family(name: string, type: 'counter' | 'gauge', help: string): FamilyWriter;
+  /** What was collected, families in first-use order. */
+  entries(): FamilyText[];
+}
+
+/** Creates an empty collector. */
+export function createFamilyCollector(): FamilyCollector {
+  type Entry = { name: string; type: 'counter' | 'gauge'; help: string; parts: (string | Buffer)[]; writer: FamilyWriter };
+  const families = new Map<string, Entry>();
+  return {
+    family(name, type, help) {
+      let f = families.get(name);
+      if (!f) {
+        const prefix = `${name}{`;
+        const parts: (string | Buffer)[] = [];
+        f = {
+          name, type, help, parts,
+          writer: {
+            line: (labels, value) => { parts.push(`${prefix}${labels}} ${formatValue(value)}\n`); },
+            raw: (text) => { if (text.length) parts.push(text); },
+          },
+        };
+        families.set(name, f);
+      }
+      return f.writer;
+    },
+    entries: () => [...families.values()].filter((f) => f.parts.length).map(({ name, type, help, parts }) => ({
+      name, type, help,
+      bytes: parts.length === 1 && Buffer.isBuffer(parts[0]) ? parts[0] : Buffer.from(parts.map((p) => (typeof p === 'string' ? p : p.toString('utf8'))).join(''), 'utf8'),
+    })),
   };
 }
 

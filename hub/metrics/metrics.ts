@@ -9,19 +9,23 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Store } from '../store.ts';
 import type { Inventory } from '../inventory.ts';
 import { buildServices } from '../services.ts';
-import { createExpositionWriter } from './exposition.ts';
+import type { HostFacts } from '../../protocol/index.ts';
+import type { NodeRecord } from '../store.ts';
+import { createExpositionWriter, createFamilyCollector, labelText, type FamilyText } from './exposition.ts';
 import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 
 export interface MetricsDeps {
   registry: Registry;
-  store: Pick<Store, 'listNodes' | 'latestSample'>;
-  inventory: Pick<Inventory, 'get' | 'views'>;
+  store: Pick<Store, 'listNodes' | 'latestSample' | 'getNodeById'>;
+  inventory: Pick<Inventory, 'get' | 'views' | 'subscribe'>;
   now: () => number;
 }
 
 export interface MetricsOptions {
   /** How long an offline node's series are still exported (default 5 min). */
   stalenessMs?: number;
+  /** How long after a node's data changed its series are rendered ahead of the next scrape (default 1 s: its sample and workloads both in). */
+  prerenderDelayMs?: number;
 }
 
 /** Counts what the hub sees and renders /metrics. */
@@ -30,9 +34,37 @@ export interface HubMetrics {
   onFrame(type: string, bytes: number): void;
   /** A DNS query, by how it ended. */
   onDnsQuery(result: string): void;
-  /** The exposition text (UTF-8) and its content type. */
-  render(): Promise<{ contentType: string; body: Buffer }>;
+  /**
+   * A node sent data: its series will be rendered soon, in small slices off
+   * the scrape path, so that a scrape mostly joins text rendered already.
+   * Does nothing while nobody scrapes.
+   */
+  nodeChanged(nodeId: number): void;
+  /** Renders every node whose data changed now, instead of after the delay (tests and benches). */
+  prerenderNow(): void;
+  /**
+   * The exposition as UTF-8 chunks, in order, and its content type. Chunks,
+   * not one buffer: for a large fleet, joining 50 MB costs more than
+   * everything else a scrape does; the route streams them as they are.
+   */
+  render(): Promise<{ contentType: string; chunks: Buffer[]; bytes: number }>;
+  /** Stops the prerender timer. */
+  close(): void;
 }
+
+/** A node's rendered series and what they were rendered from. */
+interface NodeText {
+  key: string;
+  families: FamilyText[];
+}
+
+/** A scrape within this long keeps prerendering on; without scrapes the hub renders nothing. */
+const SCRAPED_RECENTLY_MS = 10 * 60_000;
+/** Nodes rendered per slice: ~1 ms each, so a slice never holds the event loop long. */
+const SLICE = 10;
+
+/** What the facts contribute to a node's series; a change re-renders it. */
+const factsKey = (f: HostFacts | null) => (f ? `${f.bootTime}|${f.kernel}|${f.platform}|${f.hostname}|${f.os.prettyName}|${f.rebootRequired}` : '-');
 
 /** Registers the hub's metrics on the registry it is given. */
 export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): HubMetrics {
@@ -55,6 +87,65 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
   const bytes = new Counter({ name: 'muster_agent_bytes_received_total', help: 'Bytes of frames received from agents (after decompression).', registers: [registry] });
   const cache = createNodeSeriesCache();
   const dns = new Counter({ name: 'muster_dns_queries_total', help: 'DNS queries answered by the hub, by result.', labelNames: ['result'], registers: [registry] });
+  const texts = new Map<number, NodeText>();
+  const dirty = new Set<number>();
+  let lastScrape = -Infinity;
+  let timer: NodeJS.Timeout | undefined;
+
+  /** The node's series, rendered again only when its sample, workloads or facts changed. */
+  function textOf(n: NodeRecord): NodeText {
+    const latest = store.latestSample(n.id);
+    const wl = inventory.get(n.id);
+    const key = `${latest?.seq ?? 0}|${wl ? `${wl.versions.processes},${wl.versions.containers},${wl.versions.units},${wl.useVersion}` : '-'}|${factsKey(n.facts)}`;
+    const have = texts.get(n.id);
+    if (have?.key === key) return have;
+    const c = createFamilyCollector();
+    writeNodeSeries(c, cache, { name: n.name, facts: n.facts, sample: latest?.data, workloads: wl });
+    const text = { key, families: c.entries() };
+    texts.set(n.id, text);
+    return text;
+  }
+
+  let inventoryChanges = 0;
+  const unsubscribe = inventory.subscribe(() => { inventoryChanges++; });
+  let servicesText: NodeText | undefined;
+
+  /** muster_service_instances and muster_service_instance_info, for the exported nodes. */
+  function renderServices(exported: NodeRecord[]): FamilyText[] {
+    const c = createFamilyCollector();
+    const services = buildServices(inventory.views(exported.map((n) => ({ id: n.id, name: n.name, online: n.online }))));
+    const instances = c.family('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.');
+    const info = c.family('muster_service_instance_info', 'gauge', 'Instances of each service per node, kind, name and state; the value counts the healthy ones.');
+    for (const s of services) {
+      const healthy = s.instances.filter((i) => i.healthy).length;
+      instances.line(labelText({ service: s.name, state: 'healthy' }), healthy);
+      instances.line(labelText({ service: s.name, state: 'unhealthy' }), s.instances.length - healthy);
+      // Two processes of one program on one node are one series: count the healthy ones.
+      const rows = new Map<string, number>();
+      for (const i of s.instances) {
+        const labels = labelText({ service: s.name, instance: i.node, kind: i.kind, name: i.name, state: i.state });
+        rows.set(labels, (rows.get(labels) ?? 0) + (i.healthy ? 1 : 0));
+      }
+      for (const [labels, n] of rows) info.line(labels, n);
+    }
+    return c.entries();
+  }
+
+  /** Renders up to `max` of the nodes whose data changed. */
+  const renderDirty = (max: number) => {
+    let done = 0;
+    for (const id of dirty) {
+      if (done++ >= max) break;
+      dirty.delete(id);
+      const n = store.getNodeById(id);
+      if (n) textOf(n);
+    }
+  };
+  const prerenderSlice = () => {
+    timer = undefined;
+    renderDirty(SLICE);
+    if (dirty.size > 0) timer = setTimeout(prerenderSlice, 0);
+  };
 
   return {
     onFrame(type, size) {
@@ -64,8 +155,27 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     onDnsQuery(result) {
       dns.inc({ result });
     },
+    nodeChanged(nodeId) {
+      if (now() - lastScrape > SCRAPED_RECENTLY_MS) return;
+      dirty.add(nodeId);
+      if (!timer) {
+        timer = setTimeout(prerenderSlice, opts.prerenderDelayMs ?? 1000);
+        timer.unref();
+      }
+    },
+    prerenderNow() {
+      clearTimeout(timer);
+      timer = undefined;
+      renderDirty(Infinity);
+    },
+    close() {
+      clearTimeout(timer);
+      timer = undefined;
+      unsubscribe();
+    },
     async render() {
       const t = now();
+      lastScrape = t;
       const w = createExpositionWriter();
       const nodes = store.listNodes();
       let online = 0;
@@ -81,29 +191,18 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
         w.add('muster_node_last_seen_timestamp_seconds', 'gauge', 'When the hub last heard from the node.', { instance }, Math.floor(n.lastSeen / 1000));
         w.add('muster_agent_info', 'gauge', 'The agent on each node; value 1.', { instance, version: n.agentVersion ?? '', runtime: n.facts?.runtime ?? '' }, 1);
         w.add('muster_agent_outbox_dropped_samples_total', 'counter', 'Samples the agent dropped from a full outbox since it started.', { instance }, n.dropped);
-        writeNodeSeries(w, cache, { name: n.name, facts: n.facts, sample: store.latestSample(n.id)?.data, workloads: inventory.get(n.id) });
+        for (const f of textOf(n).families) w.family(f.name, f.type, f.help).raw(f.bytes);
       }
       cache.retain(new Set(exported.map((n) => n.name)));
-      const services = buildServices(inventory.views(exported.map((n) => ({ id: n.id, name: n.name, online: n.online }))));
-      for (const s of services) {
-        const healthy = s.instances.filter((i) => i.healthy).length;
-        w.add('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.', { service: s.name, state: 'healthy' }, healthy);
-        w.add('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.', { service: s.name, state: 'unhealthy' }, s.instances.length - healthy);
-        // Two processes of one program on one node are one series: count the healthy ones.
-        const rows = new Map<string, { labels: Record<string, string>; healthy: number }>();
-        for (const i of s.instances) {
-          const labels = { service: s.name, instance: i.node, kind: i.kind, name: i.name, state: i.state };
-          const key = JSON.stringify(labels);
-          const row = rows.get(key) ?? { labels, healthy: 0 };
-          row.healthy += i.healthy ? 1 : 0;
-          rows.set(key, row);
-        }
-        for (const r of rows.values()) {
-          w.add('muster_service_instance_info', 'gauge', 'Instances of each service per node, kind, name and state; the value counts the healthy ones.', r.labels, r.healthy);
-        }
-      }
+      const kept = new Set(exported.map((n) => n.id));
+      for (const id of texts.keys()) if (!kept.has(id)) texts.delete(id);
+      // Services change only when what runs does (the inventory says so) or a node comes or goes.
+      const servicesKey = `${inventoryChanges}|${exported.map((n) => `${n.id}${n.online ? '+' : '-'}`).join(',')}`;
+      if (servicesText?.key !== servicesKey) servicesText = { key: servicesKey, families: renderServices(exported) };
+      for (const f of servicesText.families) w.family(f.name, f.type, f.help).raw(f.bytes);
       const own = await registry.metrics();
-      return { contentType: registry.contentType, body: Buffer.concat([Buffer.from(own), w.buffer()]) };
+      const chunks = [Buffer.from(own), ...w.buffers()];
+      return { contentType: registry.contentType, chunks, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
     },
   };
 }

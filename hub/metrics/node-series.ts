@@ -13,7 +13,7 @@
 import type { ContainerInfo, HostFacts, SampleData } from '../../protocol/index.ts';
 import type { NodeWorkloads } from '../inventory.ts';
 import { containerServiceName, processServiceName } from '../services.ts';
-import { containerLabelName, escapeLabel, formatValue, labelText, type ExpositionWriter } from './exposition.ts';
+import { containerLabelName, escapeLabel, formatValue, labelText, type FamilyWriter } from './exposition.ts';
 
 /** What one node contributes to /metrics. */
 export interface NodeMetricsInput {
@@ -137,7 +137,7 @@ function renderGroups(inst: string, w: NodeWorkloads): CachedNode['groups'] {
 }
 
 /** Writes the series of one node. */
-export function writeNodeSeries(w: ExpositionWriter, cache: NodeSeriesCache, n: NodeMetricsInput): void {
+export function writeNodeSeries(w: { family(name: string, type: 'counter' | 'gauge', help: string): FamilyWriter }, cache: NodeSeriesCache, n: NodeMetricsInput): void {
   const inst = `instance="${escapeLabel(n.name)}"`;
   const s = n.sample;
   if (s) {

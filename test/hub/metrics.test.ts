@@ -31,17 +31,63 @@ test('an offline node is exported (up 0) within the staleness, then not at all: 
     memory: { totalBytes: 100, availableBytes: 50, freeBytes: 40, buffersBytes: 1, cachedBytes: 2, swapTotalBytes: 0, swapFreeBytes: 0 },
     filesystems: [], network: [], temperatures: [], unavailable: [],
   } }, cpuUsed: null, memUsed: null }], 0, t);
-  let body = (await metrics.render()).body.toString();
+  let body = Buffer.concat((await metrics.render()).chunks).toString();
   assert.match(body, /node_cpu_seconds_total\{instance="gone",cpu="0",mode="idle"\} 10/);
   assert.match(body, /muster_node_up\{instance="gone"\} 1/);
   store.setOnline(n.id, false, t);
   t += 30_000;
-  body = (await metrics.render()).body.toString();
+  body = Buffer.concat((await metrics.render()).chunks).toString();
   assert.match(body, /muster_node_up\{instance="gone"\} 0/);
   t += 60_000;
-  body = (await metrics.render()).body.toString();
+  body = Buffer.concat((await metrics.render()).chunks).toString();
   assert.not.match(body, /instance="gone"/);
   assert.match(body, /muster_nodes\{state="offline"\} 1/);
+  db.close();
+});
+
+test('series rendered ahead of a scrape (as data arrives) are the ones a fresh render gives, and follow every change', async () => {
+  const db = openDatabase(':memory:');
+  const store = createStore({ db });
+  const t = 1_000_000_000;
+  const inventory = createInventory({ store: createWorkloadStore(db), now: () => t, log: silent });
+  const ahead = createHubMetrics({ registry: new Registry(), store, inventory, now: () => t }, { prerenderDelayMs: 5 });
+  const sample = (idle: number) => ({
+    cpu: [{ cpu: '0', user: 1, nice: 0, system: 1, idle, iowait: 0, irq: 0, softirq: 0, steal: 0 }], load: [0.1, 0.2, 0.3] as [number, number, number],
+    memory: { totalBytes: 100, availableBytes: 50, freeBytes: 40, buffersBytes: 1, cachedBytes: 2, swapTotalBytes: 0, swapFreeBytes: 0 },
+    filesystems: [], network: [], temperatures: [], unavailable: [],
+  });
+  const container = {
+    id: 'c'.repeat(64), name: 'web-1', image: 'nginx:1', imageId: 'sha256:1', command: 'nginx', state: 'running', health: 'none',
+    restartCount: 0, restartPolicy: 'no', pid: 5, ports: [], labels: { 'muster.service': 'web' }, startedAt: t,
+  };
+  const nodes = ['a', 'b'].map((name) => {
+    const n = store.joinNode(name, `m-${name}`, t);
+    store.setOnline(n.id, true, t);
+    store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: sample(10) }, cpuUsed: null, memUsed: null }], 0, t);
+    inventory.apply(n, { type: 'workloads', ts: t, sync: { id: 1, part: 0, last: true }, upsert: { processes: [], containers: [container], units: [], ports: [] },
+      remove: { processes: [], containers: [], units: [], ports: [] }, use: [{ id: container.id, cpuSeconds: 1, memoryBytes: 10, workingSetBytes: 5, rxBytes: 0, txBytes: 0 }] });
+    return n;
+  });
+  const nodePart = (r: { chunks: Buffer[] }) => Buffer.concat(r.chunks).toString().split('\n').filter((l) => /instance="[ab]"/.test(l)).join('\n');
+  await ahead.render(); // a scrape turns prerendering on
+
+  // New data for node a only: a sample and container use.
+  store.insertSamples(nodes[0]!.id, [{ sample: { seq: 2, ts: t, data: sample(99) }, cpuUsed: null, memUsed: null }], 0, t);
+  inventory.apply(nodes[0]!, { type: 'workloads', ts: t, upsert: { processes: [], containers: [], units: [], ports: [] },
+    remove: { processes: [], containers: [], units: [], ports: [] }, use: [{ id: container.id, cpuSeconds: 7, memoryBytes: 10, workingSetBytes: 5, rxBytes: 0, txBytes: 0 }] });
+  ahead.nodeChanged(nodes[0]!.id);
+  await new Promise((r) => setTimeout(r, 50)); // the prerender timer fires
+  const got = nodePart(await ahead.render());
+  const fresh = nodePart(await createHubMetrics({ registry: new Registry(), store, inventory, now: () => t }).render());
+  assert.is(got, fresh);
+  assert.match(got, /node_cpu_seconds_total\{instance="a",cpu="0",mode="idle"\} 99/);
+  assert.match(got, /container_cpu_usage_seconds_total\{instance="a",[^}]*\} 7/);
+  assert.match(got, /node_cpu_seconds_total\{instance="b",cpu="0",mode="idle"\} 10/);
+
+  // A change nobody announced (nodeChanged not called) is still in the next scrape.
+  store.insertSamples(nodes[1]!.id, [{ sample: { seq: 2, ts: t, data: sample(55) }, cpuUsed: null, memUsed: null }], 0, t);
+  assert.match(nodePart(await ahead.render()), /instance="b",cpu="0",mode="idle"\} 55/);
+  ahead.close();
   db.close();
 });
 
