@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import {
   AGENT_PATH, CloseCode, FATAL_CLOSE_CODES, MUSTER_VERSION, PROTOCOL_VERSION, createHubMessageDecoder,
-  type AgentMessage, type HostFacts, type HubMessage, type SampleData,
+  type AgentMessage, type DeployProgress, type DeployResult, type HostFacts, type HubMessage, type SampleData,
 } from '../protocol/index.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 import { createWorkloadDiff } from './workload-diff.ts';
@@ -75,6 +75,8 @@ export interface Agent {
 }
 
 const BATCH = 100;
+/** Deploy results kept for the next link; as many as the journal holds. */
+const MAX_UNSENT_RESULTS = 200;
 /** Docker sends several events per container change (kill, die, stop); one read covers them all. */
 const WORKLOAD_DEBOUNCE_MS = 200;
 
@@ -121,6 +123,34 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
 
   const send = (msg: AgentMessage) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  };
+
+  /**
+   * Deploy frames go out only on a welcomed link. A result that cannot go out
+   * now is kept and sent after the next welcome (the hub also sends open jobs
+   * again, and the journal answers those); progress during a cut is dropped,
+   * the result says how the job ended.
+   */
+  const unsentResults = new Map<string, DeployResult>();
+  const keepResult = (r: DeployResult) => {
+    unsentResults.delete(r.id);
+    unsentResults.set(r.id, r);
+    if (unsentResults.size > MAX_UNSENT_RESULTS) unsentResults.delete(unsentResults.keys().next().value!);
+  };
+  const sendDeploy = (m: DeployProgress | DeployResult) => {
+    const socket = ws;
+    if (!welcomed || !socket || socket.readyState !== WebSocket.OPEN) {
+      if (m.type === 'deployResult') keepResult(m);
+      return;
+    }
+    socket.send(JSON.stringify(m), (err) => {
+      if (err && m.type === 'deployResult') keepResult(m);
+    });
+  };
+  const sendUnsentResults = () => {
+    const pending = [...unsentResults.values()];
+    unsentResults.clear();
+    for (const r of pending) sendDeploy(r);
   };
 
   const flush = () => {
@@ -200,7 +230,8 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         ackedSeq = msg.ackedSeq;
         outbox.rebase(msg.ackedSeq);
         sentUpTo = msg.ackedSeq;
-        log.info('connected to hub', { hub: opts.hub, node: msg.node, pending: outbox.size() });
+        log.info('connected to hub', { hub: opts.hub, node: msg.node, pending: outbox.size(), deployResults: unsentResults.size });
+        sendUnsentResults();
         clearInterval(heartbeatTimer);
         heartbeatTimer = setInterval(() => send({ type: 'heartbeat', ts: now() }), Math.max(1_000, msg.heartbeatMs));
         heartbeatTimer.unref();
@@ -220,12 +251,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         return;
       case 'deploy':
         if (!deps.deploys) {
-          send({ type: 'deployResult', id: msg.id, ts: now(), outcome: 'refused', message: 'this agent was built without deploys' });
+          sendDeploy({ type: 'deployResult', id: msg.id, ts: now(), outcome: 'refused', message: 'this agent cannot deploy (it runs without a deploy executor)' });
           return;
         }
-        // Progress and the result go out on whatever link is up when they happen; a result
-        // missed during a cut is in the journal, and the hub asks again after the reconnect.
-        void deps.deploys.handle(msg, send);
+        // Progress and the result go out on whatever link is up when they happen.
+        deps.deploys.handle(msg, sendDeploy).catch((err: Error) => log.error('deploy executor failed', { id: msg.id, err: err.message }));
         return;
     }
   };

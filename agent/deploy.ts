@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ContainerSpec, DeployProgress, DeployRequest, DeployResult, DeployStep } from '../protocol/index.ts';
+import { describeAction, type ContainerSpec, type DeployAction, type DeployProgress, type DeployRequest, type DeployResult, type DeployStep } from '../protocol/index.ts';
 import type { DockerClient } from './docker-client.ts';
 import type { DeployJournal } from './deploy-journal.ts';
 import type { AgentLogger } from './log.ts';
@@ -30,7 +30,7 @@ export interface DeployExecutorDeps {
   log: AgentLogger;
   /** Runs systemctl; injected so a host without systemd is not touched by tests. */
   systemctl?: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Whether systemd runs this host (default: /run/systemd/system exists). */
+  /** Whether systemd runs this host (default: /run/systemd/system exists, systemd's own test). */
   hasSystemd?: () => boolean;
 }
 
@@ -41,22 +41,54 @@ export interface DeployExecutorOptions {
   settleMs?: number;
   /** Longest wait for a container with a health check to report healthy (default 60 s). */
   healthTimeoutMs?: number;
+  /** Seconds `stop` gives a container before Docker kills it (default 10, as `docker stop`). */
+  stopTimeoutS?: number;
 }
 
+/** Runs deploy requests, each job id once. */
 export interface DeployExecutor {
   /** Runs the request once per id; `send` gets the progress and the result frames. */
   handle(req: DeployRequest, send: (m: DeployProgress | DeployResult) => void): Promise<DeployResult>;
 }
 
-/** A deploy step that failed, with what to tell the hub. */
-class DeployFailure extends Error {}
+/** A deploy step that failed, with what to tell the hub (and the container left running, if any). */
+class DeployFailure extends Error {
+  readonly containerId: string | undefined;
+  constructor(message: string, containerId?: string) {
+    super(message);
+    this.containerId = containerId;
+  }
+}
+
+type Step = (s: DeployStep, m: string) => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const short = (id: string) => id.slice(0, 12);
+/** An error's text without the client's `Docker METHOD /path: ` prefix: the daemon's own words are what a person needs. */
+const errText = (err: unknown) => (err as Error).message.replace(/^Docker [A-Z]+ \S+: /, '');
 
-/** Whether an image matches an allow-list pattern (`*` is any run of characters). */
+/** An image reference split as Docker reads it: the colon of a registry port is not a tag. */
+export function parseImageRef(image: string): { name: string; tag?: string; digest?: string } {
+  const at = image.indexOf('@');
+  const digest = at >= 0 ? image.slice(at + 1) : undefined;
+  const rest = at >= 0 ? image.slice(0, at) : image;
+  const colon = rest.lastIndexOf(':');
+  const tagged = colon > rest.lastIndexOf('/');
+  return {
+    name: tagged ? rest.slice(0, colon) : rest,
+    ...(tagged ? { tag: rest.slice(colon + 1) } : {}),
+    ...(digest ? { digest } : {}),
+  };
+}
+
+/**
+ * Whether an image matches an allow-list pattern (`*` is any run of
+ * characters). An image without a tag is also tried as `:latest`, so the
+ * pattern `nginx:latest` allows `nginx`.
+ */
 export function imageAllowed(image: string, patterns: readonly string[]): boolean {
-  const withTag = image.includes(':') || image.includes('@') ? image : `${image}:latest`;
+  const ref = parseImageRef(image);
+  const withTag = ref.tag || ref.digest ? image : `${image}:latest`;
   return patterns.some((p) => {
     const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
     return re.test(image) || re.test(withTag);
@@ -67,11 +99,12 @@ export function imageAllowed(image: string, patterns: readonly string[]): boolea
 export function demuxLogs(buf: Buffer): string {
   let out = '';
   let i = 0;
-  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0) {
+  while (i + 8 <= buf.length && (buf[i] === 0 || buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0) {
     const size = buf.readUInt32BE(i + 4);
     out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
     i += 8 + size;
   }
+  // No header at the start: a TTY container, whose output is the bytes as written.
   return i === 0 ? buf.toString('utf8') : out;
 }
 
@@ -82,6 +115,7 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
   for (const p of spec.ports) {
     const key = `${p.containerPort}/${p.protocol}`;
     exposed[key] = {};
+    // An empty HostPort asks Docker for a free one, as `docker run -p 8080` does.
     (bindings[key] ??= []).push({ HostIp: p.hostIp ?? '', HostPort: p.hostPort ? String(p.hostPort) : '' });
   }
   return {
@@ -100,6 +134,15 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
   };
 }
 
+/** What two jobs must not do at the same time: act on the same container name or unit. */
+function targetOf(a: DeployAction): string {
+  switch (a.kind) {
+    case 'run': case 'replace': return `container:${a.container.name}`;
+    case 'container': return `container:${a.name}`;
+    case 'unit': return `unit:${a.unit}`;
+  }
+}
+
 interface Inspect {
   Id: string;
   Name: string;
@@ -108,32 +151,62 @@ interface Inspect {
   HostConfig: { PortBindings?: Record<string, { HostPort?: string }[] | null> };
 }
 
-/** Creates the executor. */
+/** Runs systemctl without a shell; a missing binary is exit code 127, like a shell would say. */
+function runSystemctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('systemctl', args, { timeout: 120_000 }, (err, stdout, stderr) => {
+      if (!err) return resolve({ code: 0, stdout: String(stdout), stderr: String(stderr) });
+      const code = (err as { code?: unknown }).code;
+      resolve({ code: typeof code === 'number' ? code : 127, stdout: String(stdout), stderr: String(stderr) || err.message });
+    });
+  });
+}
+
+/** Creates the executor; it holds no timers, so there is nothing to close. */
 export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecutorOptions = {}): DeployExecutor {
   const { docker, policy, journal, now, log } = deps;
   const pullTimeoutMs = opts.pullTimeoutMs ?? 5 * 60_000;
   const settleMs = opts.settleMs ?? 1_000;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 60_000;
+  const stopT = opts.stopTimeoutS ?? 10;
   const hasSystemd = deps.hasSystemd ?? (() => existsSync('/run/systemd/system'));
-  const systemctl = deps.systemctl ?? ((args: string[]) => new Promise((resolve) => {
-    execFile('systemctl', args, { timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
-    });
-  }));
+  const systemctl = deps.systemctl ?? runSystemctl;
   const running = new Map<string, Promise<DeployResult>>();
+  const busy = new Map<string, Promise<void>>();
 
-  const inspect = async (name: string): Promise<Inspect | undefined> => {
+  const inspect = async (nameOrId: string): Promise<Inspect | undefined> => {
     try {
-      return await docker.get<Inspect>(`/containers/${encodeURIComponent(name)}/json`);
+      return await docker.get<Inspect>(`/containers/${encodeURIComponent(nameOrId)}/json`);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw err;
     }
   };
+  const remove = (id: string) => docker.request('DELETE', `/containers/${id}?force=true`);
+  const rename = (id: string, name: string) => docker.request('POST', `/containers/${id}/rename?name=${encodeURIComponent(name)}`);
+  // The HTTP call outlasts the stop timeout: Docker answers only once the container is down.
+  const stop = (id: string) => docker.request('POST', `/containers/${id}/stop?t=${stopT}`);
 
-  async function run(req: DeployRequest, step: (s: DeployStep, m: string) => void): Promise<{ message: string; containerId?: string }> {
-    const a = req.action;
+  /** Runs `fn` once no other job acts on the same target; jobs on other targets run alongside. */
+  async function exclusive<T>(target: string, onWait: () => void, fn: () => Promise<T>): Promise<T> {
+    const before = busy.get(target);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => { release = r; });
+    const tail = (before ?? Promise.resolve()).then(() => mine);
+    busy.set(target, tail);
+    if (before) {
+      onWait();
+      await before;
+    }
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (busy.get(target) === tail) busy.delete(target);
+    }
+  }
+
+  async function run(a: DeployAction, jobId: string, step: Step): Promise<{ message: string; containerId?: string }> {
     switch (a.kind) {
       case 'run': {
         if (await inspect(a.container.name)) throw new DeployFailure(`a container named ${a.container.name} exists already; replace it (muster deploy --replace) or remove it first`);
@@ -141,23 +214,34 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
         const id = await createAndStart(a.container, a.container.name, step);
         return { message: `${a.container.name} running (${short(id)})`, containerId: id };
       }
-      case 'replace': return replace(a.container, req.id, step);
+      case 'replace': return replace(a.container, jobId, step);
       case 'container': {
         const c = await inspect(a.name);
         if (!c) throw new DeployFailure(`no container named ${a.name} on this node`);
-        const path = `/containers/${c.Id}`;
         if (a.action === 'remove') {
+          // Stopped first, so the process gets its SIGTERM as with `docker stop`, not a SIGKILL.
+          if (c.State.Running) {
+            step('stop', `stopping ${a.name} (${short(c.Id)})`);
+            await stop(c.Id);
+          }
           step('remove', `removing ${a.name} (${short(c.Id)})`);
-          await docker.request('DELETE', `${path}?force=true`);
+          await remove(c.Id);
           return { message: `${a.name} removed` };
         }
-        step(a.action, `${a.action === 'stop' ? 'stopping' : 'restarting'} ${a.name} (${short(c.Id)})`);
-        await docker.request('POST', `${path}/${a.action}?t=10`);
-        if (a.action === 'restart') await waitRunning(c.Id, a.name, step);
-        return { message: `${a.name} ${a.action === 'stop' ? 'stopped' : 'restarted'}`, containerId: c.Id };
+        if (a.action === 'stop') {
+          step('stop', `stopping ${a.name} (${short(c.Id)})`);
+          await stop(c.Id);
+          return { message: `${a.name} stopped`, containerId: c.Id };
+        }
+        step('restart', `restarting ${a.name} (${short(c.Id)})`);
+        await docker.request('POST', `/containers/${c.Id}/restart?t=${stopT}`);
+        await waitRunning(c.Id, a.name, step);
+        return { message: `${a.name} restarted`, containerId: c.Id };
       }
       case 'unit': {
-        if (!hasSystemd()) throw new DeployFailure(`systemd is not running this node (no /run/systemd/system), so there is no unit ${a.unit} to ${a.action}`);
+        if (!hasSystemd()) {
+          throw new DeployFailure(`systemd is not running this node (it is not PID 1: no /run/systemd/system), so there is no unit ${a.unit} to ${a.action}`);
+        }
         step('unit', `systemctl ${a.action} ${a.unit}`);
         const r = await systemctl([a.action, '--', a.unit]);
         if (r.code !== 0) throw new DeployFailure(`systemctl ${a.action} ${a.unit} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
@@ -167,79 +251,88 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
     }
   }
 
-  async function ensureImage(spec: ContainerSpec, step: (s: DeployStep, m: string) => void): Promise<void> {
+  async function ensureImage(spec: ContainerSpec, step: Step): Promise<void> {
     try {
-      await docker.get(`/images/${encodeURIComponent(spec.image)}/json`);
-      step('pull', `${spec.image}: already present`);
+      // Path segments encoded one by one: the Engine routes `repo/name` with its slash.
+      await docker.get(`/images/${spec.image.split('/').map(encodeURIComponent).join('/')}/json`);
+      step('pull', `pulling ${spec.image}: already present`);
       return;
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      if ((err as { statusCode?: number }).statusCode !== 404) throw new DeployFailure(`looking up the image ${spec.image} failed: ${errText(err)}`);
     }
     step('pull', `pulling ${spec.image}${spec.platform ? ` for ${spec.platform}` : ''}`);
+    // Without a tag the Engine pulls every tag of the repository; `docker pull` sends `latest`.
+    const ref = parseImageRef(spec.image);
+    const q = new URLSearchParams({ fromImage: ref.name, tag: ref.digest ?? ref.tag ?? 'latest' });
+    if (spec.platform) q.set('platform', spec.platform);
     let last = 0;
     let error: string | undefined;
-    const q = `fromImage=${encodeURIComponent(spec.image)}${spec.platform ? `&platform=${encodeURIComponent(spec.platform)}` : ''}`;
     try {
       await docker.stream('POST', `/images/create?${q}`, (line) => {
-        if (typeof line.error === 'string') error = line.error;
+        const detail = (line.errorDetail as { message?: unknown } | undefined)?.message;
+        if (typeof line.error === 'string' || typeof detail === 'string') error = String(line.error ?? detail);
         const status = typeof line.status === 'string' ? line.status : undefined;
-        // Layer progress arrives many times a second; a line every 2 s is enough to show it moves.
-        if (status && now() - last > 2_000) {
+        // Layer progress arrives many times a second; a line every 2 s shows it moves without flooding the hub.
+        if (status && now() - last >= 2_000) {
           last = now();
           step('pull', `${typeof line.id === 'string' ? `${line.id}: ` : ''}${status}${typeof line.progress === 'string' ? ` ${line.progress}` : ''}`);
         }
       }, pullTimeoutMs);
     } catch (err) {
-      throw new DeployFailure(`pulling ${spec.image} failed: ${(err as Error).message}`);
+      throw new DeployFailure(`pulling ${spec.image} failed: ${errText(err)}`);
     }
     if (error) throw new DeployFailure(`pulling ${spec.image} failed: ${error}`);
-    step('pull', `${spec.image}: pulled`);
+    step('pull', `pulled ${spec.image}`);
   }
 
-  async function createAndStart(spec: ContainerSpec, name: string, step: (s: DeployStep, m: string) => void): Promise<string> {
-    const q = `name=${encodeURIComponent(name)}${spec.platform ? `&platform=${encodeURIComponent(spec.platform)}` : ''}`;
+  /** Creates and starts a container; when it does not keep running it is removed again. */
+  async function createAndStart(spec: ContainerSpec, name: string, step: Step): Promise<string> {
+    const q = new URLSearchParams({ name });
+    if (spec.platform) q.set('platform', spec.platform);
     let id: string;
     try {
-      const { body } = await docker.request<{ Id: string; Warnings?: string[] }>('POST', `/containers/create?${q}`, createBody(spec));
-      id = body!.Id;
-      for (const w of body?.Warnings ?? []) step('create', `warning: ${w}`);
+      const { body } = await docker.request<{ Id: string; Warnings?: string[] | null }>('POST', `/containers/create?${q}`, createBody(spec));
+      if (!body?.Id) throw new Error('the Engine answered without a container id');
+      id = body.Id;
+      for (const w of body.Warnings ?? []) step('create', `warning: ${w}`);
     } catch (err) {
-      throw new DeployFailure(`creating ${name} failed: ${(err as Error).message}`);
+      throw new DeployFailure(`creating ${name} failed: ${errText(err)}`);
     }
     step('create', `created ${name} (${short(id)})`);
     try {
       await docker.request('POST', `/containers/${id}/start`);
     } catch (err) {
-      await docker.request('DELETE', `/containers/${id}?force=true`).catch(() => undefined);
-      throw new DeployFailure(`starting ${name} failed: ${(err as Error).message}`);
+      await remove(id).catch(() => undefined);
+      throw new DeployFailure(`starting ${name} failed: ${errText(err)}`);
     }
     try {
       await waitRunning(id, name, step);
     } catch (err) {
-      await docker.request('DELETE', `/containers/${id}?force=true`).catch(() => undefined);
+      await remove(id).catch(() => undefined);
       throw err;
     }
     return id;
   }
 
   /** Waits until the container has stayed up for settleMs and, with a health check, is healthy. */
-  async function waitRunning(id: string, name: string, step: (s: DeployStep, m: string) => void): Promise<void> {
-    step('start', `started ${name}; checking it stays up`);
+  async function waitRunning(id: string, name: string, step: Step): Promise<void> {
     await sleep(settleMs);
     let c = await inspect(id);
     if (!c?.State.Running) {
-      const logs = await docker.raw(`/containers/${id}/logs?stdout=1&stderr=1&tail=20`).then(demuxLogs, () => '');
+      const logs = c ? await docker.raw(`/containers/${id}/logs?stdout=1&stderr=1&tail=20`).then(demuxLogs, () => '') : '';
+      const tail = logs.trim().slice(-1500);
       throw new DeployFailure(`${name} did not keep running: ${c ? `${c.State.Status}, exit code ${c.State.ExitCode}${c.State.Error ? `, ${c.State.Error}` : ''}` : 'it is gone'}` +
-        `${logs.trim() ? `; last output:\n${logs.trim().slice(-2000)}` : ''}`);
+        `${tail ? `; last output:\n${tail}` : '; no output'}`);
     }
-    if (!c.Config.Healthcheck?.Test || c.Config.Healthcheck.Test[0] === 'NONE') {
-      step('start', `${name} running`);
+    if (!c.Config.Healthcheck?.Test?.length || c.Config.Healthcheck.Test[0] === 'NONE') {
+      step('start', `started ${name}; running`);
       return;
     }
-    step('health', `${name} running; waiting for its health check`);
+    step('health', `started ${name}; waiting for its health check (up to ${Math.round(healthTimeoutMs / 1000)} s)`);
     const until = now() + healthTimeoutMs;
     while (c?.State.Health?.Status !== 'healthy') {
-      if (c?.State.Health?.Status === 'unhealthy' || !c?.State.Running) throw new DeployFailure(`${name} is ${c?.State.Health?.Status ?? c?.State.Status ?? 'gone'}`);
+      if (!c?.State.Running) throw new DeployFailure(`${name} stopped while its health check ran: ${c ? `${c.State.Status}, exit code ${c.State.ExitCode}` : 'it is gone'}`);
+      if (c.State.Health?.Status === 'unhealthy') throw new DeployFailure(`${name} is unhealthy`);
       if (now() > until) throw new DeployFailure(`${name} was not healthy within ${Math.round(healthTimeoutMs / 1000)} s (${c.State.Health?.Status ?? 'no status'})`);
       await sleep(500);
       c = await inspect(id);
@@ -248,12 +341,12 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
   }
 
   /**
-   * Starts the new container beside the old one and removes the old one only
-   * once the new one runs. When both would publish the same fixed host port,
-   * they cannot run side by side: the old one is stopped first and started
-   * again if the new one fails.
+   * Starts the new container beside the old one, and stops and removes the
+   * old one only once the new one runs (and is healthy, with a health check).
+   * Two containers cannot publish the same fixed host port, so in that case
+   * the old one is stopped first and started again if the new one fails.
    */
-  async function replace(spec: ContainerSpec, jobId: string, step: (s: DeployStep, m: string) => void): Promise<{ message: string; containerId: string }> {
+  async function replace(spec: ContainerSpec, jobId: string, step: Step): Promise<{ message: string; containerId: string }> {
     const old = await inspect(spec.name);
     await ensureImage(spec, step);
     if (!old) {
@@ -261,33 +354,61 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
       const id = await createAndStart(spec, spec.name, step);
       return { message: `${spec.name} running (${short(id)}); there was none to replace`, containerId: id };
     }
-    const suffix = jobId.replace(/[^a-zA-Z0-9_.-]/g, '').slice(-12);
+    // The job id in the temporary names: a job sent again after an agent crash finds its own leftovers.
+    const suffix = jobId.slice(-24);
+    const base = spec.name.slice(0, 128 - suffix.length - 5);
+    const tempName = `${base}-new-${suffix}`;
+    const oldName = `${base}-old-${suffix}`;
+    const stale = await inspect(tempName);
+    if (stale) await remove(stale.Id);
+
     const oldPorts = new Set(Object.values(old.HostConfig.PortBindings ?? {}).flatMap((b) => (b ?? []).map((x) => x.HostPort)).filter((p) => p && p !== '0'));
-    const clash = spec.ports.some((p) => p.hostPort !== undefined && oldPorts.has(String(p.hostPort)));
-    const tempName = `${spec.name}-new-${suffix}`.slice(0, 128);
-    const oldName = `${spec.name}-old-${suffix}`.slice(0, 128);
+    const clash = old.State.Running && spec.ports.some((p) => p.hostPort !== undefined && oldPorts.has(String(p.hostPort)));
     if (clash) {
-      step('stop-old', `the new container publishes the same host port as ${spec.name}: stopping the old one first`);
-      await docker.request('POST', `/containers/${old.Id}/stop?t=10`);
+      step('stop-old', `the new container publishes a host port ${spec.name} holds: stopping the old one first`);
+      await stop(old.Id);
       let id: string;
       try {
         id = await createAndStart(spec, tempName, step);
       } catch (err) {
-        step('stop-old', `the new container failed; starting ${spec.name} again`);
-        await docker.request('POST', `/containers/${old.Id}/start`).catch((e: Error) => step('stop-old', `restarting the old container failed too: ${e.message}`));
+        step('stop-old', `the new container failed; starting the old ${spec.name} again`);
+        await docker.request('POST', `/containers/${old.Id}/start`).catch((e: Error) => step('stop-old', `starting the old container again failed too: ${e.message}`));
         throw err;
       }
-      await docker.request('DELETE', `/containers/${old.Id}?force=true`);
-      await docker.request('POST', `/containers/${id}/rename?name=${encodeURIComponent(spec.name)}`);
+      await swapIn(old.Id, id, spec.name, oldName, false, step);
       return { message: `${spec.name} replaced (${short(old.Id)} -> ${short(id)}), with a short stop: same host port`, containerId: id };
     }
     const id = await createAndStart(spec, tempName, step);
-    step('stop-old', `new container runs; stopping and removing the old ${spec.name} (${short(old.Id)})`);
-    await docker.request('POST', `/containers/${old.Id}/rename?name=${encodeURIComponent(oldName)}`);
-    await docker.request('POST', `/containers/${old.Id}/stop?t=10`);
-    await docker.request('DELETE', `/containers/${old.Id}?force=true`);
-    await docker.request('POST', `/containers/${id}/rename?name=${encodeURIComponent(spec.name)}`);
+    await swapIn(old.Id, id, spec.name, oldName, old.State.Running, step);
     return { message: `${spec.name} replaced (${short(old.Id)} -> ${short(id)})`, containerId: id };
+  }
+
+  /**
+   * Gives the running new container the name and retires the old one. The
+   * renames come first, so the name points at a running container all along;
+   * the old one serves until its stop.
+   */
+  async function swapIn(oldId: string, newId: string, name: string, oldName: string, stopOld: boolean, step: Step): Promise<void> {
+    try {
+      await rename(oldId, oldName);
+    } catch (err) {
+      await remove(newId).catch(() => undefined);
+      throw new DeployFailure(`renaming the old ${name} aside failed, so it was left as it was: ${errText(err)}`);
+    }
+    try {
+      await rename(newId, name);
+    } catch (err) {
+      await remove(newId).catch(() => undefined);
+      await rename(oldId, name).catch(() => undefined);
+      throw new DeployFailure(`giving the new container the name ${name} failed; the old one keeps it: ${errText(err)}`);
+    }
+    step('stop-old', `${name} is now ${short(newId)}; stopping and removing the old one (${short(oldId)})`);
+    try {
+      if (stopOld) await stop(oldId);
+      await remove(oldId);
+    } catch (err) {
+      throw new DeployFailure(`${name} runs the new container (${short(newId)}), but removing the old one (${oldName}) failed: ${errText(err)}`, newId);
+    }
   }
 
   function refusal(req: DeployRequest): string | undefined {
@@ -296,7 +417,7 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
     if ((a.kind === 'run' || a.kind === 'replace') && policy.allowImages && !imageAllowed(a.container.image, policy.allowImages)) {
       return `image ${a.container.image} is not allowed on this node (--allow-image ${policy.allowImages.join(', ')})`;
     }
-    if (now() > req.deadline) return `the job arrived after its deadline (${new Date(req.deadline).toISOString()})`;
+    if (now() > req.deadline) return `the job arrived after its deadline (${new Date(req.deadline).toISOString()}); nothing was run`;
     return undefined;
   }
 
@@ -309,10 +430,15 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
       }
       const inFlight = running.get(req.id);
       if (inFlight) return inFlight;
-      const step = (s: DeployStep, message: string) => send({ type: 'deployProgress', id: req.id, ts: now(), step: s, message: message.slice(0, 4096) });
+      const step: Step = (s, message) => send({ type: 'deployProgress', id: req.id, ts: now(), step: s, message: message.slice(0, 4096) });
       const finish = (outcome: DeployResult['outcome'], message: string, containerId?: string): DeployResult => {
         const result: DeployResult = { type: 'deployResult', id: req.id, ts: now(), outcome, message: message.slice(0, 4096), ...(containerId ? { containerId } : {}) };
-        try { journal.record(result); } catch (err) { log.warn('could not record a deploy result', { id: req.id, err: (err as Error).message }); }
+        try {
+          journal.record(result);
+        } catch (err) {
+          // The result still goes out; only a repeat of the job after a restart could run it again.
+          log.warn('could not record a deploy result', { id: req.id, err: errText(err) });
+        }
         send(result);
         return result;
       };
@@ -322,16 +448,16 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
         return Promise.resolve(finish('refused', refused));
       }
       const p = (async () => {
-        step('accepted', `accepted by the agent`);
-        log.info('deploy started', { id: req.id, kind: req.action.kind });
+        step('accepted', `accepted: ${describeAction(req.action)}`);
+        log.info('deploy started', { id: req.id, action: describeAction(req.action) });
         try {
-          const r = await run(req, step);
+          const r = await exclusive(targetOf(req.action), () => step('accepted', 'waiting for another job on the same target to finish'), () => run(req.action, req.id, step));
           log.info('deploy succeeded', { id: req.id, message: r.message });
           return finish('succeeded', r.message, r.containerId);
         } catch (err) {
-          const message = err instanceof DeployFailure ? err.message : `unexpected error: ${(err as Error).message}`;
+          const message = err instanceof DeployFailure ? err.message : `unexpected error: ${errText(err)}`;
           log.warn('deploy failed', { id: req.id, message });
-          return finish('failed', message);
+          return finish('failed', message, err instanceof DeployFailure ? err.containerId : undefined);
         } finally {
           running.delete(req.id);
         }

@@ -61,8 +61,10 @@ export interface DockerClient {
   events(filters: Record<string, string[]>, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void): EventSubscription;
   /**
    * Sends a request whose answer is a stream of JSON lines (an image pull),
-   * calling `onLine` for each; resolves at the end of the stream, rejects on
-   * an HTTP error or when the whole exchange takes longer than `timeoutMs`.
+   * calling `onLine` for each (lines that are not JSON are skipped); resolves
+   * at the end of the stream, rejects on an HTTP error (with the daemon's
+   * message), when the stream breaks off, or when the whole exchange takes
+   * longer than `timeoutMs` (code MUSTER_ERR_DOCKER_TIMEOUT).
    */
   stream(method: string, path: string, onLine: (line: Record<string, unknown>) => void, timeoutMs: number): Promise<void>;
   /** GET an answer that is not JSON (container logs), as bytes. */
@@ -114,22 +116,33 @@ export function createDockerClient(opts: DockerClientOptions = {}): DockerClient
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (err) reject(err); else resolve();
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve();
       };
+      // No keep-alive agent and no idle timeout: a pull may be quiet for long stretches; the limit bounds the whole exchange.
       const req = http.request({ socketPath, path, method, headers: { Host: 'docker' } }, (res) => {
         const status = res.statusCode ?? 0;
         let buffered = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
+          if (settled) return;
           buffered += chunk;
-          if (status >= 400) return;
+          if (status >= 400) {
+            buffered = buffered.slice(0, 64 * 1024);
+            return;
+          }
           let nl: number;
           while ((nl = buffered.indexOf('\n')) >= 0) {
             const line = buffered.slice(0, nl).trim();
             buffered = buffered.slice(nl + 1);
             if (!line) continue;
-            try { onLine(JSON.parse(line) as Record<string, unknown>); } catch (err) { req.destroy(err as Error); }
+            let parsed: Record<string, unknown>;
+            try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { continue; }
+            try { onLine(parsed); } catch (err) { finish(err as Error); return; }
           }
+          if (buffered.length > 1024 * 1024) finish(new DockerError(`Docker ${method} ${path}: a stream line longer than 1 MiB`, status));
         });
         res.on('end', () => {
           if (status >= 400) {
@@ -139,13 +152,17 @@ export function createDockerClient(opts: DockerClientOptions = {}): DockerClient
             return;
           }
           const rest = buffered.trim();
-          if (rest) try { onLine(JSON.parse(rest) as Record<string, unknown>); } catch (err) { finish(err as Error); return; }
+          if (rest) {
+            try { onLine(JSON.parse(rest) as Record<string, unknown>); } catch (err) { if (!(err instanceof SyntaxError)) { finish(err as Error); return; } }
+          }
           finish();
         });
-        res.on('error', (err) => finish(err));
+        // After 'end' this does nothing; before it, the daemon went away mid-stream.
+        res.on('close', () => finish(new DockerError(`Docker ${method} ${path}: the stream broke off`, status)));
+        res.on('error', (err) => finish(new DockerError(`Docker ${method} ${path}: the stream broke off (${err.message})`, status, 'MUSTER_ERR_DOCKER', { cause: err })));
       });
-      const timer = setTimeout(() => req.destroy(new Error(`no end within ${Math.round(limitMs / 1000)} s`)), limitMs);
-      req.on('error', (err) => finish(err instanceof DockerError ? err : new DockerError(`Docker ${method} ${path}: ${err.message}`, undefined, unreachableCode(err), { cause: err })));
+      const timer = setTimeout(() => finish(new DockerError(`Docker ${method} ${path}: no end within ${Math.round(limitMs / 1000)} s`, undefined, 'MUSTER_ERR_DOCKER_TIMEOUT')), limitMs);
+      req.on('error', (err) => finish(new DockerError(`Docker ${method} ${path}: ${err.message}`, undefined, unreachableCode(err), { cause: err })));
       req.end();
     });
   }

@@ -7,7 +7,7 @@
  * restart); the agent runs each job id once and answers a repeat with the
  * result it recorded, so a job never runs twice.
  */
-import type { DeployAction, DeployProgress, DeployRequest, DeployResult } from '../protocol/index.ts';
+import { describeAction, type DeployAction, type DeployProgress, type DeployRequest, type DeployResult } from '../protocol/index.ts';
 import type { Logger } from './agent-gateway.ts';
 import { OPEN_STATES, type JobOutputLine, type JobRecord, type JobState, type JobStore } from './job-store.ts';
 
@@ -61,16 +61,6 @@ export interface DeployService {
   sweep(): void;
   start(): void;
   close(): void;
-}
-
-/** Describes an action in a few words, for output lines and the CLI. */
-export function describeAction(a: DeployAction): string {
-  switch (a.kind) {
-    case 'run': return `run ${a.container.name} from ${a.container.image}`;
-    case 'replace': return `replace ${a.container.name} with ${a.container.image}`;
-    case 'container': return `${a.action} container ${a.name}`;
-    case 'unit': return `${a.action} unit ${a.unit}`;
-  }
 }
 
 /** Creates the service; `start()` begins the deadline sweep. */

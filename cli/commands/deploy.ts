@@ -9,11 +9,10 @@ import { CliError, resolveClient } from '../config.ts';
 import { parseFlags } from '../args.ts';
 import { bytes, table } from '../format.ts';
 import type { Io } from '../io.ts';
-import type { ContainerSpec, DeployAction, PortMapping, RestartPolicy, VolumeMount } from '../../protocol/index.ts';
+import { describeAction, type ContainerSpec, type DeployAction, type PortMapping, type RestartPolicy, type VolumeMount } from '../../protocol/index.ts';
 import type { PlacementAnswer } from '../../hub/placement.ts';
 import type { jobView } from '../../hub/routes/deploys.ts';
 import { parseBytes, parseCpu } from '../../hub/placement.ts';
-import { describeAction } from '../../hub/deploys.ts';
 
 type JobView = ReturnType<typeof jobView>;
 
