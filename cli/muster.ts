@@ -13,6 +13,7 @@ import { servicesCommand, whereCommand } from './commands/services.ts';
 import { psCommand } from './commands/ps.ts';
 import { eventsCommand } from './commands/events.ts';
 import { deployCommand, jobsCommand, recommendCommand } from './commands/deploy.ts';
+import { alertsCommand } from './commands/alerts.ts';
 import { runAgentCommand } from '../agent/main.ts';
 
 const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
@@ -31,6 +32,7 @@ Commands:
   recommend which nodes have room for a new service, and why the others do not
   deploy    push a container (or a restart, stop, unit action) to a node's agent
   jobs      deploy jobs and their output: muster jobs show ID
+  alerts    what is firing: nodes offline, disks full, units failed...
   token     create, list and revoke join tokens and node credentials
 
 Run 'muster <command> --help' for a command's options. The CLI finds the hub
@@ -50,6 +52,7 @@ const COMMANDS: Record<string, Command> = {
   recommend: recommendCommand,
   deploy: deployCommand,
   jobs: jobsCommand,
+  alerts: alertsCommand,
   agent: (argv, io) => runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 

@@ -24,6 +24,11 @@ import { MUSTER_VERSION, type DeployRequest } from '../protocol/index.ts';
 import { randomBytes } from 'node:crypto';
 import { createJobStore } from './job-store.ts';
 import { createDeployService, type DeployServiceOptions } from './deploys.ts';
+import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
+import { createAlertEngine, type AlertEngineOptions } from './alerts/engine.ts';
+import { createSmtpMailer } from './alerts/mailer.ts';
+import { buildServices } from './services.ts';
+import { Counter, Gauge } from 'prom-client';
 
 export interface HubOptions {
   /** Directory for the database and admin token. */
@@ -42,6 +47,10 @@ export interface HubOptions {
   dns?: DnsOptions | false;
   /** How long an offline node's series stay on /metrics (default 5 min). */
   metricsStalenessMs?: number;
+  /** Alert rules and email (`--alerts FILE`); the built-in rules without email when absent. */
+  alerts?: AlertsConfig;
+  /** Overrides the alert engine's retry timing (tests). */
+  alertOptions?: AlertEngineOptions;
 }
 
 /** Where and how the hub serves DNS. */
@@ -101,17 +110,47 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const admin = ensureAdminToken(tokens, opts.dataDir);
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
   const inventory = createInventory({ store: workloadStore, now, log });
-  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
+  const registry = new Registry();
+  const metrics = createHubMetrics({ registry, store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
+  const alertsConfig = opts.alerts ?? defaultAlertsConfig();
+  const alerts = createAlertEngine({
+    db, config: alertsConfig, now, log,
+    ...(alertsConfig.smtp ? { mailer: createSmtpMailer(alertsConfig.smtp) } : {}),
+    fleet: () => {
+      const nodes = store.listNodes();
+      return {
+        nodes,
+        latest: (id) => store.latestSample(id),
+        workloads: (id) => inventory.get(id),
+        services: () => buildServices(inventory.views(nodes.map((n) => ({ id: n.id, name: n.name, online: n.online })))),
+      };
+    },
+  }, opts.alertOptions);
+  new Gauge({
+    name: 'muster_alerts_firing', help: 'Alerts firing now, by rule.', labelNames: ['rule'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [rule, n] of alerts.firingByRule()) this.set({ rule }, n);
+    },
+  });
+  new Counter({
+    name: 'muster_alert_emails_failed_total', help: 'Alert emails the mail server did not accept (each is retried).', registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(alerts.sendFailures());
+    },
+  });
   const jobs = createJobStore(db);
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
   const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys }, opts.gateway);
   const capacity = { store, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
-  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity,
+  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();
+  alerts.start();
   maintenance.start();
   maintenance.runOnce();
   const zones = createZoneSource({ store, inventory, now });
@@ -136,6 +175,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     gateway.close();
     deploys.close();
     metrics.close();
+    await alerts.close();
     maintenance.close();
     await app.close();
     db.close();
@@ -158,6 +198,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       gateway.close();
       deploys.close();
       metrics.close();
+      await alerts.close();
       maintenance.close();
       await app.close();
       db.close();

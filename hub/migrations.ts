@@ -98,4 +98,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, seq)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE alerts (
+    key                  TEXT PRIMARY KEY,
+    rule                 TEXT NOT NULL,
+    node                 TEXT,
+    subject              TEXT NOT NULL,
+    severity             TEXT NOT NULL,
+    state                TEXT NOT NULL CHECK (state IN ('pending', 'firing', 'resolved')),
+    started_at           INTEGER NOT NULL,
+    firing_at            INTEGER,
+    resolved_at          INTEGER,
+    value                REAL,
+    threshold            REAL,
+    summary              TEXT NOT NULL,
+    notified_firing_at   INTEGER,
+    notified_resolved_at INTEGER
+  );
+  CREATE INDEX alerts_state ON alerts(state);
+  `,
 ];

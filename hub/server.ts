@@ -20,6 +20,7 @@ import { registerPrometheusSd } from './routes/prometheus-sd.ts';
 import { registerDeployRoutes } from './routes/deploys.ts';
 import type { DeployService } from './deploys.ts';
 import type { CapacityDeps } from './capacity.ts';
+import type { AlertEngine } from './alerts/engine.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,6 +47,7 @@ export interface ServerDeps {
   agentBundle?: string;
   deploys: Pick<DeployService, 'submit' | 'get' | 'list' | 'output'>;
   capacity: CapacityDeps;
+  alerts: Pick<AlertEngine, 'list'>;
 }
 
 
@@ -158,6 +160,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
     registerPrometheusSd(api, { store, inventory: deps.inventory });
     registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
+    api.get<{ Querystring: { state?: string } }>('/alerts', async (req) => {
+      const want = req.query.state;
+      if (want !== undefined && !['pending', 'firing', 'resolved'].includes(want)) throw badRequest('state must be pending, firing or resolved');
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+      return {
+        alerts: deps.alerts.list().filter((a) => !want || a.state === want).map((a) => ({
+          rule: a.rule, node: a.node, subject: a.subject, state: a.state, severity: a.severity, summary: a.summary, value: a.value, threshold: a.threshold,
+          startedAt: iso(a.startedAt), firingAt: iso(a.firingAt), resolvedAt: iso(a.resolvedAt), notifiedAt: iso(a.notifiedFiringAt),
+        })),
+      };
+    });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {

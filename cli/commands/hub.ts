@@ -4,6 +4,8 @@ import { startHub, type RunningHub } from '../../hub/main.ts';
 import { parseFlags, parseListen } from '../args.ts';
 import type { Io } from '../io.ts';
 import { DNS_FLAGS, DNS_USAGE, parseDnsFlags } from '../dns-flags.ts';
+import { AlertsConfigError, loadAlertsConfig } from '../../hub/alerts/config.ts';
+import { CliError } from '../config.ts';
 
 export const HUB_USAGE = `Usage: muster hub [--data DIR] [--listen HOST:PORT] [--dns-listen HOST:PORT] [options]
 
@@ -14,7 +16,11 @@ On first start it writes an admin token to DIR/admin.token (0600).
 Options:
   --data DIR          data directory (default ./data)
   --listen HOST:PORT  address for the API and agents (default 0.0.0.0:7070)
-${DNS_USAGE}  --log-level LEVEL   trace, debug, info, warn, error (default info)
+${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alerts by email").
+                      Without it the built-in rules run and show in 'muster alerts',
+                      and nothing is mailed. The SMTP password comes from
+                      MUSTER_SMTP_PASSWORD or smtp.password_file (mode 0600).
+  --log-level LEVEL   trace, debug, info, warn, error (default info)
   -h, --help          show this help
 `;
 
@@ -29,17 +35,27 @@ export function untilSignal(): Promise<void> {
 
 export async function hubCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
-    data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, alerts: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
   const { host, port } = parseListen(values.listen ?? '0.0.0.0:7070');
   const dns = parseDnsFlags(values);
   const dataDir = resolve(values.data ?? 'data');
-  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' } });
+  let alerts;
+  if (values.alerts) {
+    try {
+      alerts = loadAlertsConfig(values.alerts, io.env);
+    } catch (err) {
+      if (err instanceof AlertsConfigError) throw new CliError(err.code, err.message, 2);
+      throw err;
+    }
+  }
+  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, ...(alerts ? { alerts } : {}) });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
   if (dns) io.out(`dns listening on ${dns.host}:${hub.dnsPort} (udp and tcp), domain ${dns.domain}\n`);
   if (hub.adminTokenCreated) io.out(`admin token written to ${dataDir}/admin.token\n`);
+  if (alerts?.smtp) io.out(`alerts mailed to ${alerts.smtp.to.join(', ')} via ${new URL(alerts.smtp.url).host}\n`);
   await untilSignal();
   await hub.close();
   return 0;

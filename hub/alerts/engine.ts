@@ -1,0 +1,258 @@
+/**
+ * Alert state and email: every evaluation turns the conditions that hold
+ * into alerts going pending -> firing (once a condition held for its rule's
+ * `for`) -> resolved, kept in SQLite so a hub restart neither forgets an
+ * alert nor sends it again. Emails are grouped per node: after `group_wait`
+ * one email says everything firing on the node, again after
+ * `repeat_interval` while it still fires, and once when it resolved. A mail
+ * server that refuses is retried with backoff; nothing is marked sent until
+ * it was accepted.
+ */
+import type Database from 'better-sqlite3';
+import type { Logger } from '../agent-gateway.ts';
+import type { AlertsConfig, RuleName } from './config.ts';
+import { evaluateRules, type Condition, type FleetView } from './rules.ts';
+
+export type AlertState = 'pending' | 'firing' | 'resolved';
+
+/** One alert as stored. */
+export interface AlertRecord {
+  key: string;
+  rule: RuleName;
+  node: string | null;
+  subject: string;
+  severity: 'critical' | 'warning';
+  state: AlertState;
+  startedAt: number;
+  firingAt: number | null;
+  resolvedAt: number | null;
+  value: number | null;
+  threshold: number | null;
+  summary: string;
+  notifiedFiringAt: number | null;
+  notifiedResolvedAt: number | null;
+}
+
+/** One email. */
+export interface AlertEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Sends email; throws when the server did not accept it. */
+export interface Mailer {
+  send(mail: AlertEmail): Promise<void>;
+}
+
+export interface AlertEngineDeps {
+  db: Database.Database;
+  config: AlertsConfig;
+  fleet: () => FleetView;
+  now: () => number;
+  log: Logger;
+  /** Absent when no smtp is configured: alerts are kept and shown, not mailed. */
+  mailer?: Mailer;
+}
+
+export interface AlertEngineOptions {
+  /** First retry after a failed send; doubles up to 5 min (default 5 s). */
+  retryMinMs?: number;
+  /** Resolved alerts are kept this long for the API (default 7 days). */
+  keepResolvedMs?: number;
+}
+
+export interface AlertEngine {
+  /** Runs the rules now and applies the transitions. */
+  evaluate(): void;
+  /** Sends what is due; resolves when every send ended (sent or failed). */
+  notify(): Promise<void>;
+  /** Current alerts (pending and firing) and recently resolved ones, newest first. */
+  list(): AlertRecord[];
+  /** Firing alerts by rule, for /metrics. */
+  firingByRule(): Map<string, number>;
+  /** Failed sends since start, for /metrics. */
+  sendFailures(): number;
+  start(): void;
+  close(): Promise<void>;
+}
+
+interface Row {
+  key: string; rule: RuleName; node: string | null; subject: string; severity: 'critical' | 'warning'; state: AlertState;
+  started_at: number; firing_at: number | null; resolved_at: number | null; value: number | null; threshold: number | null; summary: string;
+  notified_firing_at: number | null; notified_resolved_at: number | null;
+}
+
+const toRecord = (r: Row): AlertRecord => ({
+  key: r.key, rule: r.rule, node: r.node, subject: r.subject, severity: r.severity, state: r.state, startedAt: r.started_at,
+  firingAt: r.firing_at, resolvedAt: r.resolved_at, value: r.value, threshold: r.threshold, summary: r.summary,
+  notifiedFiringAt: r.notified_firing_at, notifiedResolvedAt: r.notified_resolved_at,
+});
+
+const RULE_TITLE: Record<RuleName, string> = {
+  node_offline: 'node offline', cpu_high: 'CPU high', memory_high: 'memory high', disk_full: 'disk full', temperature_high: 'temperature high',
+  reboot_required: 'reboot required', container_failed: 'container failed', container_restarting: 'container restarting',
+  unit_failed: 'unit failed', service_down: 'service down',
+};
+
+const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z'));
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** The email for one group (a node, or the services) of alerts. */
+export function composeEmail(kind: 'firing' | 'resolved', group: string, alerts: AlertRecord[], hubUrl: string | undefined): AlertEmail {
+  const rules = [...new Set(alerts.map((a) => RULE_TITLE[a.rule]))];
+  const where = group === '' ? 'services' : group;
+  const subject = `[muster] ${kind === 'firing' ? 'FIRING' : 'RESOLVED'}: ${where}: ${rules.join(', ')}`;
+  const lines = alerts.map((a) => {
+    const seeIt = a.rule === 'service_down' ? `muster where ${a.subject}` : a.rule.startsWith('container') || a.rule === 'unit_failed' ? `muster ps --node ${a.node}` : `muster nodes ${a.node}`;
+    return {
+      title: `${RULE_TITLE[a.rule]}${a.subject !== a.node ? `: ${a.subject}` : ''}`,
+      facts: [
+        ['what', a.summary],
+        ['where', a.node ?? `service ${a.subject}`],
+        ['since', iso(a.firingAt ?? a.startedAt)],
+        ...(kind === 'resolved' ? [['resolved', iso(a.resolvedAt)]] : []),
+        ...(a.value !== null ? [['value', String(a.value)]] : []),
+        ...(a.threshold !== null ? [['threshold', String(a.threshold)]] : []),
+        ['severity', a.severity],
+        ['see it', `${seeIt}${hubUrl ? `  (hub ${hubUrl})` : ''}`],
+      ] as [string, string][],
+    };
+  });
+  const text = [
+    `${alerts.length} alert${alerts.length === 1 ? '' : 's'} ${kind === 'firing' ? 'firing' : 'resolved'} on ${where}.`, '',
+    ...lines.flatMap((l) => [l.title, ...l.facts.map(([k, v]) => `  ${k.padEnd(10)}${v}`), '']),
+    '-- muster',
+  ].join('\n');
+  const html = `<p>${alerts.length} alert${alerts.length === 1 ? '' : 's'} ${kind === 'firing' ? 'firing' : 'resolved'} on <b>${esc(where)}</b>.</p>\n` +
+    lines.map((l) => `<h3>${esc(l.title)}</h3>\n<table>${l.facts.map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`).join('\n') +
+    '\n<p>-- muster</p>\n';
+  return { subject, text, html };
+}
+
+/** Creates the engine; `start()` runs it on a timer. */
+export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOptions = {}): AlertEngine {
+  const { db, config, now, log } = deps;
+  const everyMs = config.evaluationIntervalMs;
+  const retryMin = opts.retryMinMs ?? 5_000;
+  const keepResolved = opts.keepResolvedMs ?? 7 * 86_400_000;
+  const q = {
+    open: db.prepare<[], Row>("SELECT * FROM alerts WHERE state IN ('pending', 'firing')"),
+    all: db.prepare<[number], Row>("SELECT * FROM alerts WHERE state != 'resolved' OR resolved_at >= ? ORDER BY coalesce(resolved_at, firing_at, started_at) DESC"),
+    toSend: db.prepare<[], Row>(`SELECT * FROM alerts WHERE (state = 'firing') OR (state = 'resolved' AND notified_resolved_at IS NULL)`),
+    insert: db.prepare(`INSERT INTO alerts (key, rule, node, subject, severity, state, started_at, firing_at, resolved_at, value, threshold, summary, notified_firing_at, notified_resolved_at)
+      VALUES (@key, @rule, @node, @subject, @severity, @state, @startedAt, @firingAt, NULL, @value, @threshold, @summary, NULL, NULL)
+      ON CONFLICT (key) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, firing_at = excluded.firing_at, resolved_at = NULL,
+        value = excluded.value, threshold = excluded.threshold, summary = excluded.summary, severity = excluded.severity,
+        notified_firing_at = NULL, notified_resolved_at = NULL`),
+    update: db.prepare('UPDATE alerts SET state = ?, firing_at = ?, value = ?, threshold = ?, summary = ? WHERE key = ?'),
+    resolve: db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE key = ?"),
+    forget: db.prepare('DELETE FROM alerts WHERE key = ?'),
+    prune: db.prepare("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?"),
+    markFiring: db.prepare('UPDATE alerts SET notified_firing_at = ? WHERE key = ?'),
+    markResolved: db.prepare('UPDATE alerts SET notified_resolved_at = ? WHERE key = ?'),
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let failures = 0;
+  /** Per group: consecutive failures and when to try again. */
+  const backoff = new Map<string, { failures: number; next: number }>();
+
+  const apply = db.transaction((conditions: Condition[], t: number, offline: Set<string>) => {
+    const holding = new Map(conditions.map((c) => [c.key, c]));
+    for (const row of q.open.all()) {
+      const c = holding.get(row.key);
+      // What an offline node last reported stays as it was: its disk is not "resolved" because it went quiet.
+      if (!c && row.rule !== 'node_offline' && row.node !== null && offline.has(row.node)) continue;
+      if (!c) {
+        // Gone before it fired: nobody needs to hear of it.
+        if (row.state === 'pending') q.forget.run(row.key);
+        else q.resolve.run(t, row.key);
+        continue;
+      }
+      holding.delete(row.key);
+      const fires = row.state === 'firing' || t - row.started_at >= config.rules[c.rule].forMs;
+      q.update.run(fires ? 'firing' : 'pending', row.firing_at ?? (fires ? t : null), c.value, c.threshold, c.summary, row.key);
+    }
+    for (const c of holding.values()) {
+      const started = Math.min(t, c.since ?? t);
+      const fires = t - started >= config.rules[c.rule].forMs;
+      q.insert.run({ key: c.key, rule: c.rule, node: c.node, subject: c.subject, severity: c.severity, state: fires ? 'firing' : 'pending', startedAt: started, firingAt: fires ? t : null, value: c.value, threshold: c.threshold, summary: c.summary });
+    }
+    q.prune.run(t - keepResolved);
+  });
+
+  async function sendGroup(group: string, kind: 'firing' | 'resolved', alerts: AlertRecord[], t: number): Promise<boolean> {
+    const b = backoff.get(`${kind}|${group}`);
+    if (b && t < b.next) return false;
+    const mail = composeEmail(kind, group, alerts, config.hubUrl);
+    try {
+      await deps.mailer!.send(mail);
+      backoff.delete(`${kind}|${group}`);
+      log.info({ group: group || 'services', kind, alerts: alerts.length }, 'alert email sent');
+      return true;
+    } catch (err) {
+      failures++;
+      const n = (b?.failures ?? 0) + 1;
+      const wait = Math.min(5 * 60_000, retryMin * 2 ** (n - 1));
+      backoff.set(`${kind}|${group}`, { failures: n, next: now() + wait });
+      log.warn({ group: group || 'services', kind, err: (err as Error).message, retryInMs: wait }, 'alert email not accepted; will retry');
+      return false;
+    }
+  }
+
+  async function notifyNow(): Promise<void> {
+    const t = now();
+    const firing = new Map<string, AlertRecord[]>();
+    const resolved = new Map<string, AlertRecord[]>();
+    for (const row of q.toSend.all()) {
+      const a = toRecord(row);
+      const group = a.node ?? '';
+      if (a.state === 'firing') (firing.get(group) ?? firing.set(group, []).get(group)!).push(a);
+      else if (a.notifiedFiringAt === null || !config.sendResolved || !deps.mailer) q.markResolved.run(t, a.key); // never announced: nothing to take back
+      else (resolved.get(group) ?? resolved.set(group, []).get(group)!).push(a);
+    }
+    if (!deps.mailer) return;
+    for (const [group, alerts] of firing) {
+      const due = alerts.some((a) => (a.notifiedFiringAt === null && t - (a.firingAt ?? t) >= config.groupWaitMs)
+        || (a.notifiedFiringAt !== null && t - a.notifiedFiringAt >= config.repeatIntervalMs));
+      if (!due) continue;
+      if (await sendGroup(group, 'firing', alerts, t)) for (const a of alerts) q.markFiring.run(t, a.key);
+    }
+    for (const [group, alerts] of resolved) {
+      if (!alerts.some((a) => t - (a.resolvedAt ?? t) >= config.groupWaitMs)) continue;
+      if (await sendGroup(group, 'resolved', alerts, t)) for (const a of alerts) q.markResolved.run(t, a.key);
+    }
+  }
+
+  const engine: AlertEngine = {
+    evaluate() {
+      const fleet = deps.fleet();
+      apply(evaluateRules(config, fleet), now(), new Set(fleet.nodes.filter((n) => !n.online).map((n) => n.name)));
+    },
+    notify() {
+      running = running.then(notifyNow, notifyNow);
+      return running;
+    },
+    list: () => q.all.all(now() - keepResolved).map(toRecord),
+    firingByRule() {
+      const m = new Map<string, number>();
+      for (const r of q.open.all()) if (r.state === 'firing') m.set(r.rule, (m.get(r.rule) ?? 0) + 1);
+      return m;
+    },
+    sendFailures: () => failures,
+    start() {
+      timer ??= setInterval(() => {
+        try { engine.evaluate(); } catch (err) { log.error({ err }, 'alert evaluation failed'); }
+        void engine.notify().catch((err: unknown) => log.error({ err }, 'alert notification failed'));
+      }, everyMs);
+      timer.unref();
+    },
+    async close() {
+      clearInterval(timer);
+      timer = undefined;
+      await running.catch(() => undefined);
+    },
+  };
+  return engine;
+}

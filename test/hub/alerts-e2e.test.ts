@@ -1,0 +1,96 @@
+/**
+ * Alerts end to end: `muster hub --alerts FILE`, a real agent and a real SMTP
+ * server on loopback. Stopping the agent mails "offline" once; starting it
+ * again mails "resolved"; `muster alerts` and /metrics show it meanwhile.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SMTPServer } from 'smtp-server';
+import { CLI, joinToken, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
+
+const execFileP = promisify(execFile);
+let hub: HubProc | undefined;
+let agent: AgentProc | undefined;
+let smtp: SMTPServer | undefined;
+const received: { subject: string; raw: string }[] = [];
+
+test.before(async () => {
+  smtp = new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+    onAuth(auth, _s, cb) { cb(auth.password === 'letmein' ? null : new Error('bad password'), { user: auth.username }); },
+    onData(stream, _s, cb) {
+      let raw = '';
+      stream.on('data', (d: Buffer) => { raw += d.toString(); });
+      stream.on('end', () => { received.push({ subject: /^Subject: (.*)$/m.exec(raw)?.[1]?.trim() ?? '', raw }); cb(); });
+    },
+  });
+  await new Promise<void>((res) => smtp!.listen(0, '127.0.0.1', () => res()));
+  const port = (smtp.server.address() as { port: number }).port;
+  const dir = tempDir('alerts-e2e');
+  const file = join(dir, 'alerts.yaml');
+  writeFileSync(file, `smtp: { url: "smtp://muster@127.0.0.1:${port}", from: "muster@lab.internal", to: ["ops@lab.internal"] }
+evaluation_interval: 1s
+group_wait: 1s
+rules:
+  node_offline: { for: 2s }
+`);
+  process.env.MUSTER_SMTP_PASSWORD = 'letmein';
+  hub = await startHubProcess({ args: ['--alerts', file] });
+  delete process.env.MUSTER_SMTP_PASSWORD;
+  agent = startAgentProcess({ hub: hub.url, join: await joinToken(hub), name: 'alert-node' });
+  await waitFor('the agent online', async () => /muster_node_up\{instance="alert-node"\} 1/.test(await (await fetch(`${hub!.url}/metrics`)).text()), 20_000);
+});
+
+test.after(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await new Promise<void>((res) => (smtp ? smtp.close(() => res()) : res()));
+});
+
+async function alerts(): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await execFileP(process.execPath, [CLI, 'alerts', '--hub', hub!.url, '--token', hub!.adminToken], { timeout: 20_000 });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string };
+    return { code: e.code, out: e.stdout };
+  }
+}
+
+test('an agent that stops: one offline email, shown by muster alerts and /metrics; one resolved email when it is back', async () => {
+  const stateDir = agent!.stateDir;
+  await agent!.stop();
+  await waitFor('the offline email', () => received.length >= 1, 15_000, 200);
+  assert.match(received[0]!.subject, /^\[muster\] FIRING: alert-node: node offline/);
+  assert.match(received[0]!.raw, /alert-node is offline/);
+  const a = await alerts();
+  assert.is(a.code, 1, 'exit 1 while something fires');
+  assert.match(a.out, /FIRING\s+critical\s+node_offline\s+alert-node/);
+  assert.match(await (await fetch(`${hub!.url}/metrics`)).text(), /muster_alerts_firing\{rule="node_offline"\} 1/);
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.is(received.length, 1, 'one email, not one per evaluation');
+
+  agent = startAgentProcess({ hub: hub!.url, name: 'alert-node', stateDir });
+  await waitFor('the resolved email', () => received.length >= 2, 20_000, 200);
+  assert.match(received[1]!.subject, /^\[muster\] RESOLVED: alert-node: node offline/);
+  const after = await alerts();
+  assert.is(after.code, 0);
+  assert.match(after.out, /RESOLVED\s+critical\s+node_offline\s+alert-node/);
+});
+
+test('a bad alerts file stops the hub at start with every problem listed', async () => {
+  const file = join(tempDir('alerts-bad'), 'alerts.yaml');
+  writeFileSync(file, 'group_wait: later\nrules:\n  nope: {}\n');
+  const r = await execFileP(process.execPath, [CLI, 'hub', '--data', tempDir('hub'), '--listen', '127.0.0.1:0', '--dns-listen', 'off', '--alerts', file]).then(
+    () => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /2 problems/);
+  assert.match(r.stderr, /group_wait must be a duration/);
+  assert.match(r.stderr, /unknown rule 'nope'/);
+});
+
+test.run();

@@ -1,0 +1,246 @@
+/**
+ * Alerts: configuration, rules and email, with an injected clock (no
+ * sleeping for minutes) and a real SMTP server on loopback (smtp-server),
+ * reading the messages it receives.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { openDatabase } from '../../hub/store.ts';
+import { AlertsConfigError, defaultAlertsConfig, loadAlertsConfig, parseAlertsConfig, readSecretFile } from '../../hub/alerts/config.ts';
+import { createAlertEngine } from '../../hub/alerts/engine.ts';
+import { createSmtpMailer } from '../../hub/alerts/mailer.ts';
+import type { FleetView } from '../../hub/alerts/rules.ts';
+import type { HostFacts, SampleData, UnitInfo } from '../../protocol/index.ts';
+import { tempDir } from '../helpers/processes.ts';
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+const MIN = 60_000;
+
+interface Received { subject: string; text: string; to: string }
+
+/** A real SMTP server on loopback that keeps what it receives; `refuse` makes it answer 451. */
+async function startSmtp() {
+  const received: Received[] = [];
+  let refuse = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onAuth(auth, _session, cb) { cb(null, { user: auth.username }); },
+    onData(stream, session, cb) {
+      let raw = '';
+      stream.on('data', (d: Buffer) => { raw += d.toString(); });
+      stream.on('end', () => {
+        if (refuse > 0) {
+          refuse--;
+          const err = Object.assign(new Error('mailbox busy, try later'), { responseCode: 451 });
+          cb(err);
+          return;
+        }
+        const subject = /^Subject: (.*(?:\r\n[ \t].*)*)/m.exec(raw)?.[1]?.replace(/\r\n[ \t]/g, ' ') ?? '';
+        received.push({ subject, text: raw, to: session.envelope.rcptTo.map((r) => r.address).join(',') });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  const port = (server.server.address() as { port: number }).port;
+  return { received, port, refuseNext: (n: number) => { refuse = n; }, close: () => new Promise<void>((res) => server.close(() => res())) };
+}
+
+const facts = (name: string, over: Partial<HostFacts> = {}): HostFacts => ({
+  hostname: name, machineId: name, os: { id: 'debian', name: 'Debian', version: '12', prettyName: 'Debian 12' }, kernel: '6.1', arch: 'amd64', platform: 'linux/amd64',
+  cpu: { model: 'x', cores: 4 }, memoryBytes: 8e9, swapBytes: 0, bootTime: 1, rebootRequired: false, labels: {}, filesystems: [], addresses: [],
+  runtime: 'node', agentVersion: '0.1.0', ...over,
+} as HostFacts);
+
+const sample = (diskPct: number): SampleData => ({
+  cpu: [], load: [0, 0, 0], memory: { totalBytes: 100, availableBytes: 50, freeBytes: 40, buffersBytes: 0, cachedBytes: 0, swapTotalBytes: 0, swapFreeBytes: 0 },
+  filesystems: [{ mountpoint: '/', device: '/dev/sda1', fstype: 'ext4', sizeBytes: 100, freeBytes: 100 - diskPct, availBytes: 100 - diskPct, files: 0, filesFree: 0 }],
+  network: [], temperatures: [], unavailable: [],
+} as SampleData);
+
+/** A fleet the test changes by hand: online flags, disk use, a failed unit. */
+function fleet() {
+  const state = { online: true, lastSeen: 0, disk: 50, unitFailed: false };
+  const view: FleetView = {
+    nodes: [],
+    latest: () => ({ cpuUsed: 0.1, data: sample(state.disk) }),
+    workloads: () => {
+      const units = new Map<string, UnitInfo>();
+      if (state.unitFailed) units.set('backup.service', { name: 'backup.service', description: '', loadState: 'loaded', activeState: 'failed', subState: 'failed', mainPid: 0, restarts: 0 });
+      return { processes: new Map(), containers: new Map(), units, ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0, versions: { processes: 0, containers: 0, units: 0, ports: 0 }, useVersion: 0 };
+    },
+    services: () => [],
+  };
+  return { state, view: () => ({ ...view, nodes: [{ id: 1, name: 'pi-1', online: state.online, lastSeen: state.lastSeen, facts: facts('pi-1') }] }) };
+}
+
+function setup(smtpPort: number, yaml: Record<string, unknown> = {}, dir = tempDir('alerts')) {
+  const db = openDatabase(join(dir, 'muster.db'));
+  let t = 1_000 * MIN;
+  const config = parseAlertsConfig({
+    smtp: { url: `smtp://muster@127.0.0.1:${smtpPort}`, from: 'muster@lab.internal', to: ['ops@lab.internal'] },
+    group_wait: '30s', hub_url: 'http://hub.lab:7070', ...yaml,
+  }, 'test.yaml', { MUSTER_SMTP_PASSWORD: 'secret' }, readSecretFile);
+  const f = fleet();
+  f.state.lastSeen = t;
+  const engine = createAlertEngine({ db, config, fleet: f.view, now: () => t, log: silent, mailer: createSmtpMailer(config.smtp!) }, { retryMinMs: 10_000 });
+  const step = async (ms: number) => {
+    t += ms;
+    engine.evaluate();
+    await engine.notify();
+  };
+  return { dir, db, engine, fleet: f, step, now: () => t };
+}
+
+test('the issue\'s example file is valid; defaults cover every rule; every problem is reported at once', () => {
+  const dir = tempDir('alerts-cfg');
+  const file = join(dir, 'alerts.yaml');
+  writeFileSync(file, `smtp: { url: "smtp://user@mail.lab:587", from: "muster@lab.internal", to: ["ops@lab.internal"] }
+group_wait: 30s
+repeat_interval: 4h
+rules:
+  node_offline: { for: 2m }
+  cpu_high: { threshold: 90, for: 5m }
+  disk_full: { threshold: 90, for: 10m, nodes: { group: storage } }
+`);
+  const c = loadAlertsConfig(file, { MUSTER_SMTP_PASSWORD: 'pw' });
+  assert.is(c.rules.disk_full.forMs, 10 * MIN);
+  assert.equal(c.rules.disk_full.nodes, { group: 'storage' });
+  assert.is(c.rules.node_offline.forMs, 2 * MIN);
+  assert.is(c.rules.unit_failed.enabled, true, 'rules the file does not name keep their defaults');
+  assert.is(c.smtp!.password, 'pw');
+  assert.ok(Object.isFrozen(c.rules.cpu_high));
+  const d = defaultAlertsConfig();
+  assert.equal([d.groupWaitMs, d.repeatIntervalMs, d.rules.node_offline.forMs, d.rules.cpu_high.threshold, d.rules.temperature_high.threshold], [30_000, 4 * 3_600_000, 2 * MIN, 90, 80]);
+
+  writeFileSync(file, `smtp: { url: "http://mail.lab", from: "nobody", to: [] }
+group_wait: soon
+rules:
+  cpu_hgih: { threshold: 90 }
+  disk_full: { threshold: 900, for: 10 minutes, colour: red }
+`);
+  try {
+    loadAlertsConfig(file, {});
+    assert.unreachable('the file has problems');
+  } catch (err) {
+    assert.instance(err, AlertsConfigError);
+    const p = (err as AlertsConfigError).problems.join('\n');
+    for (const want of [/smtp\.url must start with smtp:\/\//, /smtp\.from must be an email address/, /smtp\.to must list at least one/, /group_wait must be a duration/,
+      /unknown rule 'cpu_hgih'/, /disk_full\.threshold must be a number above 0 and at most 100/, /disk_full\.for must be a duration/, /disk_full: unknown key 'colour'/]) {
+      assert.match(p, want);
+    }
+  }
+  writeFileSync(file, 'smtp: { url: "smtp://u:hunter2@mail.lab", from: "a@b.c", to: "ops@b.c" }\n');
+  assert.throws(() => loadAlertsConfig(file, {}), /must not hold the password/);
+  const secret = join(dir, 'pw');
+  writeFileSync(secret, 'hunter2\n');
+  chmodSync(secret, 0o644);
+  assert.throws(() => readSecretFile(secret), /readable by others.*chmod 600/);
+  chmodSync(secret, 0o600);
+  assert.is(readSecretFile(secret), 'hunter2');
+});
+
+test('a node that goes quiet: exactly one "offline" email after the for duration, one "resolved" when it returns', async () => {
+  const smtp = await startSmtp();
+  const { fleet: f, step, now } = setup(smtp.port);
+  await step(10_000);
+  f.state.online = false;
+  f.state.lastSeen = now();
+  await step(60_000); // offline 1 min: pending
+  assert.is(smtp.received.length, 0);
+  await step(60_000); // 2 min: firing, group_wait starts
+  await step(10_000);
+  assert.is(smtp.received.length, 0, 'group_wait holds the first email');
+  await step(30_000);
+  assert.is(smtp.received.length, 1);
+  const mail = smtp.received[0]!;
+  assert.match(mail.subject, /^\[muster\] FIRING: pi-1: node offline/);
+  assert.match(mail.text, /pi-1 is offline/);
+  assert.match(mail.text, /muster nodes pi-1 +\(hub http:\/\/hub\.lab:7070\)/);
+  assert.is(mail.to, 'ops@lab.internal');
+  for (let i = 0; i < 10; i++) await step(60_000);
+  assert.is(smtp.received.length, 1, 'no repeat before repeat_interval');
+  f.state.online = true;
+  await step(10_000);
+  await step(30_000);
+  assert.is(smtp.received.length, 2);
+  assert.match(smtp.received[1]!.subject, /^\[muster\] RESOLVED: pi-1: node offline/);
+  for (let i = 0; i < 5; i++) await step(60_000);
+  assert.is(smtp.received.length, 2);
+  await smtp.close();
+});
+
+test('two rules firing on one node arrive in one email; a condition gone before its for duration sends nothing', async () => {
+  const smtp = await startSmtp();
+  const { fleet: f, step, engine } = setup(smtp.port, { rules: { disk_full: { for: '0s' }, unit_failed: { for: '0s' } } });
+  f.state.disk = 97;
+  f.state.unitFailed = true;
+  await step(10_000);
+  await step(30_000);
+  assert.is(smtp.received.length, 1);
+  assert.match(smtp.received[0]!.subject, /FIRING: pi-1: disk full, unit failed/);
+  assert.match(smtp.received[0]!.text, /filesystem \/ on pi-1 at 97% \(threshold 90%\)/);
+  assert.match(smtp.received[0]!.text, /unit backup\.service on pi-1 failed/);
+  assert.equal(engine.list().filter((a) => a.state === 'firing').map((a) => a.rule).sort(), ['disk_full', 'unit_failed']);
+
+  // CPU needs 5 min: a spike of 2 min never mails.
+  const spiky = setup(smtp.port);
+  await spiky.step(60_000);
+  assert.is(spiky.engine.list().length, 0);
+  await smtp.close();
+});
+
+test('a hub restarted mid-alert sends no duplicate; an SMTP server that refuses at first gets the email once it accepts', async () => {
+  const smtp = await startSmtp();
+  const first = setup(smtp.port, { rules: { disk_full: { for: '0s' } } });
+  first.fleet.state.disk = 95;
+  smtp.refuseNext(2);
+  await first.step(10_000);
+  await first.step(30_000); // refused (1)
+  assert.is(smtp.received.length, 0);
+  await first.step(5_000); // backoff: not yet
+  await first.step(6_000); // retry 10 s after: refused (2)
+  assert.is(smtp.received.length, 0);
+  assert.is(first.engine.sendFailures(), 2);
+  await first.step(21_000); // retry after 20 s: accepted
+  assert.is(smtp.received.length, 1);
+  await first.engine.close();
+  first.db.close();
+
+  // A new hub process on the same data: the alert is known and was mailed.
+  const again = setup(smtp.port, { rules: { disk_full: { for: '0s' } } }, first.dir);
+  again.fleet.state.disk = 95;
+  await again.step(10_000);
+  await again.step(60_000);
+  assert.is(smtp.received.length, 1, 'nothing sent twice');
+  assert.equal(again.engine.list().map((a) => `${a.rule} ${a.state}`), ['disk_full firing']);
+  again.fleet.state.disk = 50;
+  await again.step(10_000);
+  await again.step(30_000);
+  assert.is(smtp.received.length, 2);
+  assert.match(smtp.received[1]!.subject, /RESOLVED: pi-1: disk full/);
+  await smtp.close();
+});
+
+test('rules scoped by node labels leave other nodes alone; an offline node\'s other alerts stay as they were', async () => {
+  const smtp = await startSmtp();
+  const s = setup(smtp.port, { rules: { disk_full: { for: '0s', nodes: { group: 'storage' } } } });
+  s.fleet.state.disk = 99;
+  await s.step(10_000);
+  assert.equal(s.engine.list(), [], 'pi-1 has no group=storage label');
+  const t = setup(smtp.port, { rules: { disk_full: { for: '0s' } } });
+  t.fleet.state.disk = 99;
+  await t.step(10_000);
+  t.fleet.state.online = false;
+  await t.step(10_000);
+  const states = t.engine.list().map((a) => `${a.rule} ${a.state}`).sort();
+  assert.equal(states, ['disk_full firing', 'node_offline pending']);
+  await smtp.close();
+});
+
+test.run();
