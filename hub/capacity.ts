@@ -10,7 +10,7 @@ import type { Store } from './store.ts';
 import type { Inventory } from './inventory.ts';
 import type { JobRecord } from './job-store.ts';
 import { buildServices, findService } from './services.ts';
-import { platformOf, type NodeCapacity, type PlacementRequest } from './placement.ts';
+import { parsePlatform, platformOf, type NodeCapacity, type PlacementRequest } from './placement.ts';
 
 export interface CapacityDeps {
   store: Pick<Store, 'listNodes' | 'usePoints' | 'latestSample'>;
@@ -99,7 +99,8 @@ export function nodeCapacities(deps: CapacityDeps, service?: string): NodeCapaci
     return {
       name: n.name,
       online: n.online,
-      platform: n.facts ? platformOf(n.facts.arch) : null,
+      // The agent's own platform (it knows arm/v6 from arm/v7); the architecture alone as a fallback.
+      platform: n.facts ? parsePlatform(n.facts.platform) ?? platformOf(n.facts.arch) : null,
       labels: n.facts?.labels ?? {},
       cpuCores: cores,
       memoryBytes: n.facts?.memoryBytes ?? 0,
