@@ -13,7 +13,7 @@ import { servicesCommand, whereCommand } from './commands/services.ts';
 import { psCommand } from './commands/ps.ts';
 import { eventsCommand } from './commands/events.ts';
 import { deployCommand, jobsCommand, recommendCommand } from './commands/deploy.ts';
-import { alertsCommand } from './commands/alerts.ts';
+import { alertsCommand, silenceCommand } from './commands/alerts.ts';
 import { runAgentCommand } from '../agent/main.ts';
 
 const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
@@ -33,6 +33,7 @@ Commands:
   deploy    push a container (or a restart, stop, unit action) to a node's agent
   jobs      deploy jobs and their output: muster jobs show ID
   alerts    what is firing: nodes offline, disks full, units failed...
+  silence   hold back alert email: muster silence add --node X --for 2h --comment why
   token     create, list and revoke join tokens and node credentials
 
 Run 'muster <command> --help' for a command's options. The CLI finds the hub
@@ -53,6 +54,7 @@ const COMMANDS: Record<string, Command> = {
   deploy: deployCommand,
   jobs: jobsCommand,
   alerts: alertsCommand,
+  silence: silenceCommand,
   agent: (argv, io) => runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 

@@ -39,3 +39,5 @@ export const badConfig = define('MUSTER_ERR_CONFIG', 500);
 export const jobNotFound = define('MUSTER_ERR_JOB_NOT_FOUND', 404);
 /** No node can take a placement request (and the caller did not force one); `details.placement` says why for each. */
 export const noPlacement = define('MUSTER_ERR_NO_PLACEMENT', 409);
+/** No silence with that id. */
+export const silenceNotFound = define('MUSTER_ERR_SILENCE_NOT_FOUND', 404);

@@ -27,6 +27,7 @@ import { createDeployService, type DeployServiceOptions } from './deploys.ts';
 import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
 import { createAlertEngine, type AlertEngineOptions } from './alerts/engine.ts';
 import { createSmtpMailer } from './alerts/mailer.ts';
+import { createSilenceStore } from './alerts/silences.ts';
 import { buildServices } from './services.ts';
 import { Counter, Gauge } from 'prom-client';
 
@@ -113,8 +114,9 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const registry = new Registry();
   const metrics = createHubMetrics({ registry, store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
   const alertsConfig = opts.alerts ?? defaultAlertsConfig();
+  const silences = createSilenceStore(db);
   const alerts = createAlertEngine({
-    db, config: alertsConfig, now, log,
+    db, config: alertsConfig, now, log, silences,
     ...(alertsConfig.smtp ? { mailer: createSmtpMailer(alertsConfig.smtp) } : {}),
     fleet: () => {
       const nodes = store.listNodes();
@@ -146,7 +148,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys }, opts.gateway);
   const capacity = { store, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
-  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts,
+  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();

@@ -117,4 +117,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alerts_state ON alerts(state);
   `,
+  `
+  CREATE TABLE silences (
+    id         TEXT PRIMARY KEY,
+    node       TEXT,
+    rule       TEXT,
+    subject    TEXT,
+    comment    TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    ends_at    INTEGER NOT NULL
+  );
+  `,
 ];

@@ -21,6 +21,8 @@ import { registerDeployRoutes } from './routes/deploys.ts';
 import type { DeployService } from './deploys.ts';
 import type { CapacityDeps } from './capacity.ts';
 import type { AlertEngine } from './alerts/engine.ts';
+import { registerAlertRoutes } from './routes/alerts.ts';
+import type { SilenceStore } from './alerts/silences.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,6 +50,7 @@ export interface ServerDeps {
   deploys: Pick<DeployService, 'submit' | 'get' | 'list' | 'output'>;
   capacity: CapacityDeps;
   alerts: Pick<AlertEngine, 'list'>;
+  silences: SilenceStore;
 }
 
 
@@ -160,17 +163,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
     registerPrometheusSd(api, { store, inventory: deps.inventory });
     registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
-    api.get<{ Querystring: { state?: string } }>('/alerts', async (req) => {
-      const want = req.query.state;
-      if (want !== undefined && !['pending', 'firing', 'resolved'].includes(want)) throw badRequest('state must be pending, firing or resolved');
-      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-      return {
-        alerts: deps.alerts.list().filter((a) => !want || a.state === want).map((a) => ({
-          rule: a.rule, node: a.node, subject: a.subject, state: a.state, severity: a.severity, summary: a.summary, value: a.value, threshold: a.threshold,
-          startedAt: iso(a.startedAt), firingAt: iso(a.firingAt), resolvedAt: iso(a.resolvedAt), notifiedAt: iso(a.notifiedFiringAt),
-        })),
-      };
-    });
+    registerAlertRoutes(api, { alerts: deps.alerts, silences: deps.silences, now: deps.now });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {

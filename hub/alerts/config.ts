@@ -50,6 +50,8 @@ export interface AlertsConfig {
   sendResolved: boolean;
   /** The hub's URL as people reach it, for the "how to see it" line of an email. */
   hubUrl?: string;
+  /** Minutes after local midnight: warnings wait from start to end (which may be the next day); critical alerts do not. */
+  quietHours?: { start: number; end: number };
   rules: Record<RuleName, RuleConfig>;
 }
 
@@ -106,7 +108,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
   if (doc === null || doc === undefined) return base;
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new AlertsConfigError(file, ['the file must hold a mapping (smtp, group_wait, repeat_interval, rules)']);
   const d = doc as Record<string, unknown>;
-  const known = ['smtp', 'evaluation_interval', 'group_wait', 'repeat_interval', 'send_resolved', 'hub_url', 'rules'];
+  const known = ['smtp', 'evaluation_interval', 'group_wait', 'repeat_interval', 'send_resolved', 'hub_url', 'quiet_hours', 'rules'];
   for (const k of Object.keys(d)) if (!known.includes(k)) problems.push(`unknown key '${k}' (known: ${known.join(', ')})`);
   const duration = (where: string, v: unknown, fallback: number, allowZero = false): number => {
     if (v === undefined) return fallback;
@@ -127,6 +129,22 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
   if (d.hub_url !== undefined) {
     if (typeof d.hub_url !== 'string' || !/^https?:\/\/\S+$/.test(d.hub_url)) problems.push(`hub_url must be an http(s) URL, not ${JSON.stringify(d.hub_url)}`);
     else hubUrl = d.hub_url;
+  }
+
+  let quietHours: { start: number; end: number } | undefined;
+  if (d.quiet_hours !== undefined) {
+    const qh = d.quiet_hours as Record<string, unknown>;
+    const hhmm = (k: string) => {
+      const m = typeof qh?.[k] === 'string' ? /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(qh[k] as string) : null;
+      if (!m) { problems.push(`quiet_hours.${k} must be a time like 22:00, not ${JSON.stringify(qh?.[k])}`); return 0; }
+      return Number(m[1]) * 60 + Number(m[2]);
+    };
+    if (typeof qh !== 'object' || qh === null || Array.isArray(qh)) problems.push('quiet_hours must be a mapping: { start: "22:00", end: "07:00" }');
+    else {
+      for (const k of Object.keys(qh)) if (k !== 'start' && k !== 'end') problems.push(`quiet_hours: unknown key '${k}' (known: start, end)`);
+      quietHours = { start: hhmm('start'), end: hhmm('end') };
+      if (quietHours.start === quietHours.end) problems.push('quiet_hours.start and end must differ');
+    }
   }
 
   let smtp: SmtpConfig | undefined;
@@ -204,7 +222,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
     }
   }
   if (problems.length) throw new AlertsConfigError(file, problems);
-  return freeze({ evaluationIntervalMs, groupWaitMs, repeatIntervalMs, sendResolved, rules, ...(smtp ? { smtp } : {}), ...(hubUrl ? { hubUrl } : {}) });
+  return freeze({ evaluationIntervalMs, groupWaitMs, repeatIntervalMs, sendResolved, rules, ...(smtp ? { smtp } : {}), ...(hubUrl ? { hubUrl } : {}), ...(quietHours ? { quietHours } : {}) });
 }
 
 /** Reads a password file, refusing one that others can read. */

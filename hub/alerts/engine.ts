@@ -12,6 +12,7 @@ import type Database from 'better-sqlite3';
 import type { Logger } from '../agent-gateway.ts';
 import type { AlertsConfig, RuleName } from './config.ts';
 import { evaluateRules, type Condition, type FleetView } from './rules.ts';
+import { silences as covers, type SilenceStore } from './silences.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
@@ -53,6 +54,8 @@ export interface AlertEngineDeps {
   log: Logger;
   /** Absent when no smtp is configured: alerts are kept and shown, not mailed. */
   mailer?: Mailer;
+  /** Silences in force hold their alerts' email back. */
+  silences?: Pick<SilenceStore, 'active'>;
 }
 
 export interface AlertEngineOptions {
@@ -201,16 +204,32 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
     }
   }
 
+  /** Whether `t` falls in the quiet hours (hub local time), when warnings wait. */
+  const quiet = (t: number) => {
+    const qh = config.quietHours;
+    if (!qh) return false;
+    const d = new Date(t);
+    const m = d.getHours() * 60 + d.getMinutes();
+    return qh.start <= qh.end ? m >= qh.start && m < qh.end : m >= qh.start || m < qh.end;
+  };
+
   async function notifyNow(): Promise<void> {
     const t = now();
+    const active = deps.silences?.active(t) ?? [];
+    const held = (a: AlertRecord) => active.some((s) => covers(s, a)) || (a.severity === 'warning' && quiet(t));
     const firing = new Map<string, AlertRecord[]>();
     const resolved = new Map<string, AlertRecord[]>();
     for (const row of q.toSend.all()) {
       const a = toRecord(row);
       const group = a.node ?? '';
-      if (a.state === 'firing') (firing.get(group) ?? firing.set(group, []).get(group)!).push(a);
-      else if (a.notifiedFiringAt === null || !config.sendResolved || !deps.mailer) q.markResolved.run(t, a.key); // never announced: nothing to take back
-      else (resolved.get(group) ?? resolved.set(group, []).get(group)!).push(a);
+      if (a.state === 'firing') {
+        // A held alert is not mailed and not marked: once the silence or the quiet hours end it is due.
+        if (!held(a)) (firing.get(group) ?? firing.set(group, []).get(group)!).push(a);
+      } else if (a.notifiedFiringAt === null || !config.sendResolved || !deps.mailer || active.some((s) => covers(s, a))) {
+        q.markResolved.run(t, a.key); // never announced, or silenced: nothing to say
+      } else if (!held(a)) {
+        (resolved.get(group) ?? resolved.set(group, []).get(group)!).push(a);
+      }
     }
     if (!deps.mailer) return;
     for (const [group, alerts] of firing) {

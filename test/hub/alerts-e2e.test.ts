@@ -82,6 +82,44 @@ test('an agent that stops: one offline email, shown by muster alerts and /metric
   assert.match(after.out, /RESOLVED\s+critical\s+node_offline\s+alert-node/);
 });
 
+async function muster(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const [cmd, ...rest] = args;
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [CLI, cmd!, '--hub', hub!.url, '--token', hub!.adminToken, ...rest], { timeout: 20_000 });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout, err: e.stderr };
+  }
+}
+
+test('a silence made with the CLI holds the email back until it is expired', async () => {
+  const before = received.length;
+  const add = await muster('silence', 'add', '--node', 'alert-node', '--rule', 'node_offline', '--for', '1h', '--comment', 'moving the rack');
+  assert.is(add.code, 0, add.err);
+  const id = /silence (\w+) until/.exec(add.out)![1]!;
+  const list = await muster('silence', 'list');
+  assert.match(list.out, new RegExp(`${id}\\s+yes\\s+alert-node\\s+node_offline\\s+\\*`));
+  const stateDir = agent!.stateDir;
+  await agent!.stop();
+  await waitFor('the alert to fire', async () => /FIRING/.test((await muster('alerts')).out), 15_000, 300);
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.is(received.length, before, 'silenced: no email');
+  const json = JSON.parse((await muster('alerts', '--json')).out);
+  assert.equal(json.alerts.find((a: { state: string }) => a.state === 'firing').silencedBy, [id]);
+  assert.is((await muster('silence', 'expire', id)).code, 0);
+  await waitFor('the email once the silence is gone', () => received.length > before, 15_000, 200);
+  assert.match(received[before]!.subject, /FIRING: alert-node: node offline/);
+  const bad = await muster('silence', 'add', '--for', '1h', '--comment', 'x');
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /at least one of --node, --rule or --subject/);
+  const gone = await muster('silence', 'expire', 'nope');
+  assert.is(gone.code, 1);
+  assert.match(gone.err, /no silence with id 'nope'/);
+  agent = startAgentProcess({ hub: hub!.url, name: 'alert-node', stateDir });
+  await waitFor('the node back', async () => (await muster('alerts')).code === 0, 20_000, 300);
+});
+
 test('a bad alerts file stops the hub at start with every problem listed', async () => {
   const file = join(tempDir('alerts-bad'), 'alerts.yaml');
   writeFileSync(file, 'group_wait: later\nrules:\n  nope: {}\n');

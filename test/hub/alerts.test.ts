@@ -12,6 +12,7 @@ import { openDatabase } from '../../hub/store.ts';
 import { AlertsConfigError, defaultAlertsConfig, loadAlertsConfig, parseAlertsConfig, readSecretFile } from '../../hub/alerts/config.ts';
 import { createAlertEngine } from '../../hub/alerts/engine.ts';
 import { createSmtpMailer } from '../../hub/alerts/mailer.ts';
+import { createSilenceStore } from '../../hub/alerts/silences.ts';
 import type { FleetView } from '../../hub/alerts/rules.ts';
 import type { HostFacts, SampleData, UnitInfo } from '../../protocol/index.ts';
 import { tempDir } from '../helpers/processes.ts';
@@ -79,22 +80,23 @@ function fleet() {
   return { state, view: () => ({ ...view, nodes: [{ id: 1, name: 'pi-1', online: state.online, lastSeen: state.lastSeen, facts: facts('pi-1') }] }) };
 }
 
-function setup(smtpPort: number, yaml: Record<string, unknown> = {}, dir = tempDir('alerts')) {
+function setup(smtpPort: number, yaml: Record<string, unknown> = {}, dir = tempDir('alerts'), start = 1_000 * MIN) {
   const db = openDatabase(join(dir, 'muster.db'));
-  let t = 1_000 * MIN;
+  let t = start;
+  const silenceStore = createSilenceStore(db);
   const config = parseAlertsConfig({
     smtp: { url: `smtp://muster@127.0.0.1:${smtpPort}`, from: 'muster@lab.internal', to: ['ops@lab.internal'] },
     group_wait: '30s', hub_url: 'http://hub.lab:7070', ...yaml,
   }, 'test.yaml', { MUSTER_SMTP_PASSWORD: 'secret' }, readSecretFile);
   const f = fleet();
   f.state.lastSeen = t;
-  const engine = createAlertEngine({ db, config, fleet: f.view, now: () => t, log: silent, mailer: createSmtpMailer(config.smtp!) }, { retryMinMs: 10_000 });
+  const engine = createAlertEngine({ db, config, fleet: f.view, now: () => t, log: silent, mailer: createSmtpMailer(config.smtp!), silences: silenceStore }, { retryMinMs: 10_000 });
   const step = async (ms: number) => {
     t += ms;
     engine.evaluate();
     await engine.notify();
   };
-  return { dir, db, engine, fleet: f, step, now: () => t };
+  return { dir, db, engine, fleet: f, step, now: () => t, silences: silenceStore };
 }
 
 test('the issue\'s example file is valid; defaults cover every rule; every problem is reported at once', () => {
@@ -240,6 +242,47 @@ test('rules scoped by node labels leave other nodes alone; an offline node\'s ot
   await t.step(10_000);
   const states = t.engine.list().map((a) => `${a.rule} ${a.state}`).sort();
   assert.equal(states, ['disk_full firing', 'node_offline pending']);
+  await smtp.close();
+});
+
+test('a silence holds the email back; when it ends and the alert still fires, it is mailed', async () => {
+  const smtp = await startSmtp();
+  const s = setup(smtp.port, { rules: { disk_full: { for: '0s' }, unit_failed: { for: '0s' } } });
+  s.silences.add({ id: 's1', node: 'pi-1', rule: 'disk_full', subject: null, comment: 'resizing the disk', createdBy: 'admin', createdAt: s.now(), endsAt: s.now() + 10 * MIN });
+  s.fleet.state.disk = 97;
+  await s.step(10_000);
+  for (let i = 0; i < 5; i++) await s.step(60_000);
+  assert.is(smtp.received.length, 0, 'silenced');
+  s.fleet.state.unitFailed = true; // another rule on the same node is not silenced
+  await s.step(10_000);
+  await s.step(30_000);
+  assert.is(smtp.received.length, 1);
+  assert.match(smtp.received[0]!.subject, /FIRING: pi-1: unit failed$/);
+  for (let i = 0; i < 5; i++) await s.step(60_000); // the silence ends
+  assert.is(smtp.received.length, 2);
+  assert.match(smtp.received[1]!.subject, /FIRING: pi-1: (disk full, unit failed|unit failed, disk full)/);
+  assert.ok(s.silences.expire('s1', s.now()));
+  assert.not.ok(s.silences.expire('nope', s.now()));
+  await smtp.close();
+});
+
+test('quiet hours hold warnings until they end; critical alerts go out at once', async () => {
+  const smtp = await startSmtp();
+  // 23:00 local time on some day: inside 22:00-07:00.
+  const night = new Date(2026, 10, 24, 23, 0, 0).getTime();
+  const s = setup(smtp.port, { quiet_hours: { start: '22:00', end: '07:00' }, rules: { memory_high: { threshold: 40, for: '0s' }, disk_full: { for: '0s' } } }, tempDir('alerts'), night);
+  await s.step(10_000); // memory at 50 % > 40: a warning
+  await s.step(60_000);
+  assert.is(smtp.received.length, 0, 'a warning waits for the morning');
+  s.fleet.state.disk = 99; // disk_full is critical
+  await s.step(10_000);
+  await s.step(30_000);
+  assert.is(smtp.received.length, 1);
+  assert.match(smtp.received[0]!.subject, /FIRING: pi-1: disk full$/);
+  await s.step(8 * 60 * MIN); // 07:01 and later
+  assert.is(smtp.received.length, 2);
+  assert.match(smtp.received[1]!.subject, /memory high/);
+  assert.throws(() => parseAlertsConfig({ quiet_hours: { start: '25:00', end: '7' } }, 'x.yaml', {}, readSecretFile), /quiet_hours\.start must be a time like 22:00.*quiet_hours\.end must be a time/s);
   await smtp.close();
 });
 
