@@ -28,6 +28,7 @@ import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
 import { createAlertEngine, type AlertEngineOptions } from './alerts/engine.ts';
 import { createSmtpMailer } from './alerts/mailer.ts';
 import { createSilenceStore } from './alerts/silences.ts';
+import { createAlertmanagerForwarder } from './alerts/alertmanager.ts';
 import { buildServices } from './services.ts';
 import { Counter, Gauge } from 'prom-client';
 
@@ -118,6 +119,9 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const alerts = createAlertEngine({
     db, config: alertsConfig, now, log, silences,
     ...(alertsConfig.smtp ? { mailer: createSmtpMailer(alertsConfig.smtp) } : {}),
+    ...(alertsConfig.alertmanagerUrl ? {
+      forwarder: createAlertmanagerForwarder({ url: alertsConfig.alertmanagerUrl, evaluationIntervalMs: alertsConfig.evaluationIntervalMs, now, ...(alertsConfig.hubUrl ? { hubUrl: alertsConfig.hubUrl } : {}) }),
+    } : {}),
     fleet: () => {
       const nodes = store.listNodes();
       return {
@@ -133,6 +137,13 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     collect() {
       this.reset();
       for (const [rule, n] of alerts.firingByRule()) this.set({ rule }, n);
+    },
+  });
+  new Counter({
+    name: 'muster_alertmanager_posts_failed_total', help: 'Posts of alerts to Alertmanager that failed (the next evaluation posts again).', registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(alerts.forwardFailures());
     },
   });
   new Counter({

@@ -50,6 +50,8 @@ export interface AlertsConfig {
   sendResolved: boolean;
   /** The hub's URL as people reach it, for the "how to see it" line of an email. */
   hubUrl?: string;
+  /** Also post alerts to this Alertmanager (its base URL, http://am:9093). */
+  alertmanagerUrl?: string;
   /** Minutes after local midnight: warnings wait from start to end (which may be the next day); critical alerts do not. */
   quietHours?: { start: number; end: number };
   rules: Record<RuleName, RuleConfig>;
@@ -108,7 +110,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
   if (doc === null || doc === undefined) return base;
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new AlertsConfigError(file, ['the file must hold a mapping (smtp, group_wait, repeat_interval, rules)']);
   const d = doc as Record<string, unknown>;
-  const known = ['smtp', 'evaluation_interval', 'group_wait', 'repeat_interval', 'send_resolved', 'hub_url', 'quiet_hours', 'rules'];
+  const known = ['smtp', 'evaluation_interval', 'group_wait', 'repeat_interval', 'send_resolved', 'hub_url', 'quiet_hours', 'alertmanager', 'rules'];
   for (const k of Object.keys(d)) if (!known.includes(k)) problems.push(`unknown key '${k}' (known: ${known.join(', ')})`);
   const duration = (where: string, v: unknown, fallback: number, allowZero = false): number => {
     if (v === undefined) return fallback;
@@ -131,6 +133,15 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
     else hubUrl = d.hub_url;
   }
 
+  let alertmanagerUrl: string | undefined;
+  if (d.alertmanager !== undefined) {
+    const am = d.alertmanager as Record<string, unknown>;
+    if (typeof am !== 'object' || am === null || typeof am.url !== 'string' || !/^https?:\/\/\S+$/.test(am.url)) problems.push('alertmanager must be { url: "http://alertmanager:9093" }');
+    else {
+      for (const k of Object.keys(am)) if (k !== 'url') problems.push(`alertmanager: unknown key '${k}' (known: url)`);
+      alertmanagerUrl = am.url;
+    }
+  }
   let quietHours: { start: number; end: number } | undefined;
   if (d.quiet_hours !== undefined) {
     const qh = d.quiet_hours as Record<string, unknown>;
@@ -222,7 +233,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
     }
   }
   if (problems.length) throw new AlertsConfigError(file, problems);
-  return freeze({ evaluationIntervalMs, groupWaitMs, repeatIntervalMs, sendResolved, rules, ...(smtp ? { smtp } : {}), ...(hubUrl ? { hubUrl } : {}), ...(quietHours ? { quietHours } : {}) });
+  return freeze({ evaluationIntervalMs, groupWaitMs, repeatIntervalMs, sendResolved, rules, ...(smtp ? { smtp } : {}), ...(hubUrl ? { hubUrl } : {}), ...(quietHours ? { quietHours } : {}), ...(alertmanagerUrl ? { alertmanagerUrl } : {}) });
 }
 
 /** Reads a password file, refusing one that others can read. */

@@ -13,6 +13,7 @@ import type { Logger } from '../agent-gateway.ts';
 import type { AlertsConfig, RuleName } from './config.ts';
 import { evaluateRules, type Condition, type FleetView } from './rules.ts';
 import { silences as covers, type SilenceStore } from './silences.ts';
+import type { AlertmanagerForwarder } from './alertmanager.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
@@ -56,6 +57,8 @@ export interface AlertEngineDeps {
   mailer?: Mailer;
   /** Silences in force hold their alerts' email back. */
   silences?: Pick<SilenceStore, 'active'>;
+  /** Where alerts are also posted after every evaluation (Alertmanager). */
+  forwarder?: AlertmanagerForwarder;
 }
 
 export interface AlertEngineOptions {
@@ -76,6 +79,10 @@ export interface AlertEngine {
   firingByRule(): Map<string, number>;
   /** Failed sends since start, for /metrics. */
   sendFailures(): number;
+  /** Posts firing and lately resolved alerts to the forwarder, if any. */
+  forward(): Promise<void>;
+  /** Failed posts to Alertmanager since start, for /metrics. */
+  forwardFailures(): number;
   start(): void;
   close(): Promise<void>;
 }
@@ -158,6 +165,7 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let failures = 0;
+  let forwardFailures = 0;
   /** Per group: consecutive failures and when to try again. */
   const backoff = new Map<string, { failures: number; next: number }>();
 
@@ -260,10 +268,24 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
       return m;
     },
     sendFailures: () => failures,
+    forwardFailures: () => forwardFailures,
+    async forward() {
+      if (!deps.forwarder) return;
+      const t = now();
+      // Resolved ones for a while after they resolved, so Alertmanager hears of it even across a failed post.
+      const due = q.all.all(t - 5 * 60_000).map(toRecord).filter((a) => a.state === 'firing' || (a.state === 'resolved' && t - (a.resolvedAt ?? 0) <= 5 * 60_000));
+      try {
+        await deps.forwarder.push(due);
+      } catch (err) {
+        forwardFailures++;
+        log.warn({ err: (err as Error).message }, 'posting alerts to Alertmanager failed; the next evaluation posts them again');
+      }
+    },
     start() {
       timer ??= setInterval(() => {
         try { engine.evaluate(); } catch (err) { log.error({ err }, 'alert evaluation failed'); }
         void engine.notify().catch((err: unknown) => log.error({ err }, 'alert notification failed'));
+        void engine.forward();
       }, everyMs);
       timer.unref();
     },
