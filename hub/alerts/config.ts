@@ -41,8 +41,21 @@ export interface SmtpConfig {
   password?: string;
 }
 
+/** Who hears of which alerts: every route that matches an alert adds its recipients. */
+export interface RouteConfig {
+  /** Alerts of nodes with all these labels. */
+  nodes: Record<string, string>;
+  /** service_down alerts of these services. */
+  services: string[];
+  /** Alerts of these rules. */
+  rules: RuleName[];
+  to: string[];
+}
+
 export interface AlertsConfig {
   smtp?: SmtpConfig;
+  /** Alerts no route matches go to smtp.to. */
+  routes: RouteConfig[];
   /** How often the rules run. */
   evaluationIntervalMs: number;
   groupWaitMs: number;
@@ -85,7 +98,7 @@ export class AlertsConfigError extends Error {
 /** The configuration a hub without a file runs with: every rule on, no email. */
 export function defaultAlertsConfig(): AlertsConfig {
   return freeze({
-    evaluationIntervalMs: 10_000, groupWaitMs: 30_000, repeatIntervalMs: 4 * 3_600_000, sendResolved: true,
+    evaluationIntervalMs: 10_000, routes: [], groupWaitMs: 30_000, repeatIntervalMs: 4 * 3_600_000, sendResolved: true,
     rules: Object.fromEntries(RULE_NAMES.map((r) => [r, { enabled: true, nodes: {}, services: [], ...DEFAULTS[r] }])) as unknown as Record<RuleName, RuleConfig>,
   });
 }
@@ -110,7 +123,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
   if (doc === null || doc === undefined) return base;
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new AlertsConfigError(file, ['the file must hold a mapping (smtp, group_wait, repeat_interval, rules)']);
   const d = doc as Record<string, unknown>;
-  const known = ['smtp', 'evaluation_interval', 'group_wait', 'repeat_interval', 'send_resolved', 'hub_url', 'quiet_hours', 'alertmanager', 'rules'];
+  const known = ['smtp', 'evaluation_interval', 'group_wait', 'repeat_interval', 'send_resolved', 'hub_url', 'quiet_hours', 'alertmanager', 'routes', 'rules'];
   for (const k of Object.keys(d)) if (!known.includes(k)) problems.push(`unknown key '${k}' (known: ${known.join(', ')})`);
   const duration = (where: string, v: unknown, fallback: number, allowZero = false): number => {
     if (v === undefined) return fallback;
@@ -133,6 +146,35 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
     else hubUrl = d.hub_url;
   }
 
+  const routes: RouteConfig[] = [];
+  if (d.routes !== undefined) {
+    if (!Array.isArray(d.routes)) problems.push('routes must be a list like [{ nodes: { group: storage }, to: [storage@lab] }]');
+    else d.routes.forEach((raw, i) => {
+      const r = raw as Record<string, unknown>;
+      const where = `routes[${i}]`;
+      if (typeof r !== 'object' || r === null || Array.isArray(r)) { problems.push(`${where} must be a mapping`); return; }
+      for (const k of Object.keys(r)) if (!['nodes', 'services', 'rules', 'to'].includes(k)) problems.push(`${where}: unknown key '${k}' (known: nodes, services, rules, to)`);
+      const to = Array.isArray(r.to) ? r.to : typeof r.to === 'string' ? [r.to] : [];
+      if (to.length === 0) problems.push(`${where}.to must list at least one address`);
+      for (const a of to) if (typeof a !== 'string' || !EMAIL.test(a)) problems.push(`${where}.to: ${JSON.stringify(a)} is not an email address`);
+      const nodes: Record<string, string> = {};
+      if (r.nodes !== undefined) {
+        if (typeof r.nodes !== 'object' || r.nodes === null || Array.isArray(r.nodes)) problems.push(`${where}.nodes must be a mapping of node labels`);
+        else for (const [k, v] of Object.entries(r.nodes)) nodes[k] = String(v);
+      }
+      const list = (k: 'services' | 'rules') => {
+        const v = r[k];
+        if (v === undefined) return [];
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) { problems.push(`${where}.${k} must be a list of names`); return []; }
+        return v as string[];
+      };
+      const rules = list('rules');
+      for (const x of rules) if (!(RULE_NAMES as readonly string[]).includes(x)) problems.push(`${where}.rules: unknown rule '${x}'`);
+      if (r.nodes === undefined && r.services === undefined && r.rules === undefined) problems.push(`${where} matches everything: give nodes, services or rules (or put the addresses in smtp.to)`);
+      routes.push({ nodes, services: list('services'), rules: rules as RuleName[], to: to.map(String) });
+    });
+    if (routes.length && d.smtp === undefined) problems.push('routes need smtp to send with');
+  }
   let alertmanagerUrl: string | undefined;
   if (d.alertmanager !== undefined) {
     const am = d.alertmanager as Record<string, unknown>;
@@ -233,7 +275,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
     }
   }
   if (problems.length) throw new AlertsConfigError(file, problems);
-  return freeze({ evaluationIntervalMs, groupWaitMs, repeatIntervalMs, sendResolved, rules, ...(smtp ? { smtp } : {}), ...(hubUrl ? { hubUrl } : {}), ...(quietHours ? { quietHours } : {}), ...(alertmanagerUrl ? { alertmanagerUrl } : {}) });
+  return freeze({ evaluationIntervalMs, routes, groupWaitMs, repeatIntervalMs, sendResolved, rules, ...(smtp ? { smtp } : {}), ...(hubUrl ? { hubUrl } : {}), ...(quietHours ? { quietHours } : {}), ...(alertmanagerUrl ? { alertmanagerUrl } : {}) });
 }
 
 /** Reads a password file, refusing one that others can read. */

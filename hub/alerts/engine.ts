@@ -44,7 +44,8 @@ export interface AlertEmail {
 
 /** Sends email; throws when the server did not accept it. */
 export interface Mailer {
-  send(mail: AlertEmail): Promise<void>;
+  /** Sends to `to`, or to the configured recipients when absent. */
+  send(mail: AlertEmail, to?: string[]): Promise<void>;
 }
 
 export interface AlertEngineDeps {
@@ -193,21 +194,35 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
     q.prune.run(t - keepResolved);
   });
 
+  /** Who hears of an alert: every route that matches it, or the default recipients. */
+  function recipientsOf(a: AlertRecord, labels: Map<string, Record<string, string>>): string[] {
+    const to = new Set<string>();
+    for (const r of config.routes) {
+      if (r.rules.length && !r.rules.includes(a.rule)) continue;
+      if (r.services.length && !(a.rule === 'service_down' && r.services.includes(a.subject))) continue;
+      const nodeLabels = a.node === null ? undefined : labels.get(a.node);
+      if (Object.keys(r.nodes).length && (!nodeLabels || !Object.entries(r.nodes).every(([k, v]) => nodeLabels[k] === v))) continue;
+      for (const x of r.to) to.add(x);
+    }
+    return [...(to.size ? to : config.smtp?.to ?? [])].sort();
+  }
+
   async function sendGroup(group: string, kind: 'firing' | 'resolved', alerts: AlertRecord[], t: number): Promise<boolean> {
     const b = backoff.get(`${kind}|${group}`);
     if (b && t < b.next) return false;
-    const mail = composeEmail(kind, group, alerts, config.hubUrl);
+    const [node, to] = group.split('\u0000') as [string, string];
+    const mail = composeEmail(kind, node, alerts, config.hubUrl);
     try {
-      await deps.mailer!.send(mail);
+      await deps.mailer!.send(mail, to.split(','));
       backoff.delete(`${kind}|${group}`);
-      log.info({ group: group || 'services', kind, alerts: alerts.length }, 'alert email sent');
+      log.info({ node: node || 'services', to, kind, alerts: alerts.length }, 'alert email sent');
       return true;
     } catch (err) {
       failures++;
       const n = (b?.failures ?? 0) + 1;
       const wait = Math.min(5 * 60_000, retryMin * 2 ** (n - 1));
       backoff.set(`${kind}|${group}`, { failures: n, next: now() + wait });
-      log.warn({ group: group || 'services', kind, err: (err as Error).message, retryInMs: wait }, 'alert email not accepted; will retry');
+      log.warn({ node: node || 'services', to, kind, err: (err as Error).message, retryInMs: wait }, 'alert email not accepted; will retry');
       return false;
     }
   }
@@ -227,9 +242,11 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
     const held = (a: AlertRecord) => active.some((s) => covers(s, a)) || (a.severity === 'warning' && quiet(t));
     const firing = new Map<string, AlertRecord[]>();
     const resolved = new Map<string, AlertRecord[]>();
+    const labels = new Map(config.routes.length ? deps.fleet().nodes.map((n) => [n.name, n.facts?.labels ?? {}] as const) : []);
     for (const row of q.toSend.all()) {
       const a = toRecord(row);
-      const group = a.node ?? '';
+      // One email per node and set of recipients.
+      const group = `${a.node ?? ''}\u0000${recipientsOf(a, labels).join(',')}`;
       if (a.state === 'firing') {
         // A held alert is not mailed and not marked: once the silence or the quiet hours end it is due.
         if (!held(a)) (firing.get(group) ?? firing.set(group, []).get(group)!).push(a);

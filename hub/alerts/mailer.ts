@@ -24,8 +24,8 @@ export function createSmtpMailer(smtp: SmtpConfig, opts: { timeoutMs?: number } 
     logger: false,
   });
   return {
-    async send(mail: AlertEmail) {
-      await transport.sendMail({ from: smtp.from, to: smtp.to, subject: mail.subject, text: mail.text, html: mail.html });
+    async send(mail: AlertEmail, to?: string[]) {
+      await transport.sendMail({ from: smtp.from, to: to?.length ? to : smtp.to, subject: mail.subject, text: mail.text, html: mail.html });
     },
   };
 }

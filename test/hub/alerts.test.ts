@@ -66,7 +66,7 @@ const sample = (diskPct: number): SampleData => ({
 
 /** A fleet the test changes by hand: online flags, disk use, a failed unit. */
 function fleet() {
-  const state = { online: true, lastSeen: 0, disk: 50, unitFailed: false };
+  const state = { online: true, lastSeen: 0, disk: 50, unitFailed: false, labels: {} as Record<string, string> };
   const view: FleetView = {
     nodes: [],
     latest: () => ({ cpuUsed: 0.1, data: sample(state.disk) }),
@@ -77,7 +77,7 @@ function fleet() {
     },
     services: () => [],
   };
-  return { state, view: () => ({ ...view, nodes: [{ id: 1, name: 'pi-1', online: state.online, lastSeen: state.lastSeen, facts: facts('pi-1') }] }) };
+  return { state, view: () => ({ ...view, nodes: [{ id: 1, name: 'pi-1', online: state.online, lastSeen: state.lastSeen, facts: facts('pi-1', { labels: state.labels }) }] }) };
 }
 
 function setup(smtpPort: number, yaml: Record<string, unknown> = {}, dir = tempDir('alerts'), start = 1_000 * MIN) {
@@ -263,6 +263,32 @@ test('a silence holds the email back; when it ends and the alert still fires, it
   assert.match(smtp.received[1]!.subject, /FIRING: pi-1: (disk full, unit failed|unit failed, disk full)/);
   assert.ok(s.silences.expire('s1', s.now()));
   assert.not.ok(s.silences.expire('nope', s.now()));
+  await smtp.close();
+});
+
+test('routes send each alert to the people of its node label or rule; the rest to smtp.to', async () => {
+  const smtp = await startSmtp();
+  const s = setup(smtp.port, {
+    routes: [{ nodes: { group: 'storage' }, to: ['storage@lab.internal'] }, { rules: ['unit_failed'], to: ['systemd@lab.internal'] }],
+    rules: { disk_full: { for: '0s' }, unit_failed: { for: '0s' }, memory_high: { threshold: 40, for: '0s' } },
+  });
+  s.fleet.state.labels = { group: 'storage' };
+  s.fleet.state.disk = 97;
+  s.fleet.state.unitFailed = true;
+  await s.step(10_000);
+  await s.step(30_000);
+  const byTo = new Map(smtp.received.map((m) => [m.to, m.subject]));
+  assert.is(smtp.received.length, 2);
+  assert.match(byTo.get('storage@lab.internal')!, /FIRING: pi-1: (disk full, memory high|memory high, disk full)$/);
+  assert.match(byTo.get('storage@lab.internal,systemd@lab.internal')!, /unit failed/);
+  s.fleet.state.labels = {}; // not a storage node any more: memory goes to smtp.to
+  s.fleet.state.unitFailed = false;
+  s.fleet.state.disk = 50;
+  await s.step(10_000);
+  await s.step(4 * 3_600_000); // repeat interval: memory still fires
+  assert.ok(smtp.received.some((m) => m.to === 'ops@lab.internal' && /FIRING: pi-1: memory high/.test(m.subject)), JSON.stringify(smtp.received.map((m) => [m.to, m.subject])));
+  assert.throws(() => parseAlertsConfig({ smtp: { url: 'smtp://a@b:25', from: 'a@b.c', to: ['a@b.c'] }, routes: [{ to: [] }, { rules: ['nope'], to: ['x'] }] }, 'x.yaml', {}, readSecretFile),
+    /routes\[0\]\.to must list at least one.*routes\[0\] matches everything.*routes\[1\]\.to: "x" is not an email.*unknown rule 'nope'/s);
   await smtp.close();
 });
 
