@@ -30,6 +30,8 @@ export interface RuleConfig {
   services: string[];
   /** critical alerts are sent during quiet hours; warnings wait. */
   severity: 'critical' | 'warning';
+  /** disk_full only: also fire when the trend says the filesystem fills within this long (0: off). */
+  predictMs: number;
 }
 
 export interface SmtpConfig {
@@ -70,7 +72,7 @@ export interface AlertsConfig {
   rules: Record<RuleName, RuleConfig>;
 }
 
-const DEFAULTS: Record<RuleName, Omit<RuleConfig, 'nodes' | 'services' | 'enabled'>> = {
+const DEFAULTS: Record<RuleName, Omit<RuleConfig, 'nodes' | 'services' | 'enabled' | 'predictMs'>> = {
   node_offline: { threshold: 0, forMs: 2 * 60_000, severity: 'critical' },
   cpu_high: { threshold: 90, forMs: 5 * 60_000, severity: 'warning' },
   memory_high: { threshold: 90, forMs: 5 * 60_000, severity: 'warning' },
@@ -99,7 +101,7 @@ export class AlertsConfigError extends Error {
 export function defaultAlertsConfig(): AlertsConfig {
   return freeze({
     evaluationIntervalMs: 10_000, routes: [], groupWaitMs: 30_000, repeatIntervalMs: 4 * 3_600_000, sendResolved: true,
-    rules: Object.fromEntries(RULE_NAMES.map((r) => [r, { enabled: true, nodes: {}, services: [], ...DEFAULTS[r] }])) as unknown as Record<RuleName, RuleConfig>,
+    rules: Object.fromEntries(RULE_NAMES.map((r) => [r, { enabled: true, nodes: {}, services: [], predictMs: r === 'disk_full' ? 24 * 3_600_000 : 0, ...DEFAULTS[r] }])) as unknown as Record<RuleName, RuleConfig>,
   });
 }
 
@@ -243,7 +245,8 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
         if (typeof r !== 'object' || Array.isArray(r)) { problems.push(`rules.${name} must be a mapping like { threshold: 90, for: 5m }`); continue; }
         const o = r as Record<string, unknown>;
         const cur = rules[name as RuleName];
-        for (const k of Object.keys(o)) if (!['enabled', 'threshold', 'for', 'nodes', 'services', 'severity'].includes(k)) problems.push(`rules.${name}: unknown key '${k}' (known: enabled, threshold, for, nodes, services, severity)`);
+        const keys = ['enabled', 'threshold', 'for', 'nodes', 'services', 'severity', ...(name === 'disk_full' ? ['predict'] : [])];
+        for (const k of Object.keys(o)) if (!keys.includes(k)) problems.push(`rules.${name}: unknown key '${k}' (known: ${keys.join(', ')})`);
         const next: RuleConfig = { ...cur, nodes: { ...cur.nodes }, services: [...cur.services] };
         if (o.enabled !== undefined) {
           if (typeof o.enabled !== 'boolean') problems.push(`rules.${name}.enabled must be true or false`);
@@ -255,6 +258,7 @@ export function parseAlertsConfig(doc: unknown, file: string, env: Record<string
           else next.threshold = o.threshold;
         }
         next.forMs = duration(`rules.${name}.for`, o.for, cur.forMs, true);
+        if (name === 'disk_full') next.predictMs = duration('rules.disk_full.predict', o.predict, cur.predictMs, true);
         if (o.nodes !== undefined) {
           if (typeof o.nodes !== 'object' || o.nodes === null || Array.isArray(o.nodes)) problems.push(`rules.${name}.nodes must be a mapping of node labels, like { group: storage }`);
           else for (const [k, v] of Object.entries(o.nodes)) {

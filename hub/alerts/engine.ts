@@ -14,6 +14,7 @@ import type { AlertsConfig, RuleName } from './config.ts';
 import { evaluateRules, type Condition, type FleetView } from './rules.ts';
 import { silences as covers, type SilenceStore } from './silences.ts';
 import type { AlertmanagerForwarder } from './alertmanager.ts';
+import { createDiskTrend } from './disk-trend.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
@@ -167,6 +168,7 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
   let running: Promise<void> = Promise.resolve();
   let failures = 0;
   let forwardFailures = 0;
+  const trend = createDiskTrend();
   /** Per group: consecutive failures and when to try again. */
   const backoff = new Map<string, { failures: number; next: number }>();
 
@@ -271,8 +273,14 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
 
   const engine: AlertEngine = {
     evaluate() {
+      const t = now();
       const fleet = deps.fleet();
-      apply(evaluateRules(config, fleet), now(), new Set(fleet.nodes.filter((n) => !n.online).map((n) => n.name)));
+      for (const n of fleet.nodes) {
+        if (!n.online) continue;
+        for (const f of fleet.latest(n.id)?.data.filesystems ?? []) trend.observe(n.name, f.mountpoint, t, Math.max(0, f.sizeBytes - f.freeBytes));
+      }
+      trend.prune(t - 3_600_000);
+      apply(evaluateRules(config, { ...fleet, timeToFull: trend.timeToFull }), t, new Set(fleet.nodes.filter((n) => !n.online).map((n) => n.name)));
     },
     notify() {
       running = running.then(notifyNow, notifyNow);

@@ -15,6 +15,8 @@ export interface FleetView {
   latest(nodeId: number): { cpuUsed: number | null; data: SampleData } | undefined;
   workloads(nodeId: number): NodeWorkloads | undefined;
   services(): Service[];
+  /** Time until a filesystem is full at its current rate (hub/alerts/disk-trend.ts); absent: no prediction. */
+  timeToFull?(node: string, mountpoint: string, availBytes: number): number | undefined;
 }
 
 /** A condition that holds now. */
@@ -75,7 +77,12 @@ export function evaluateRules(config: AlertsConfig, fleet: FleetView): Condition
         for (const f of d.filesystems) {
           const used = Math.max(0, f.sizeBytes - f.freeBytes);
           const pct = used + f.availBytes > 0 ? (used / (used + f.availBytes)) * 100 : 0;
-          if (pct > t.disk_full.threshold) add('disk_full', n.name, f.mountpoint, round(pct), `filesystem ${f.mountpoint} on ${n.name} at ${round(pct)}% (threshold ${t.disk_full.threshold}%)`);
+          const ttf = t.disk_full.predictMs > 0 ? fleet.timeToFull?.(n.name, f.mountpoint, f.availBytes) : undefined;
+          if (pct > t.disk_full.threshold) {
+            add('disk_full', n.name, f.mountpoint, round(pct), `filesystem ${f.mountpoint} on ${n.name} at ${round(pct)}% (threshold ${t.disk_full.threshold}%)`);
+          } else if (ttf !== undefined && ttf < t.disk_full.predictMs) {
+            add('disk_full', n.name, f.mountpoint, round(pct), `filesystem ${f.mountpoint} on ${n.name} at ${round(pct)}% fills up in about ${round(ttf / 3_600_000)} h at the rate of the last hours`);
+          }
         }
       }
       if (on('temperature_high', labels)) {

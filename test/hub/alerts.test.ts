@@ -13,6 +13,7 @@ import { AlertsConfigError, defaultAlertsConfig, loadAlertsConfig, parseAlertsCo
 import { createAlertEngine } from '../../hub/alerts/engine.ts';
 import { createSmtpMailer } from '../../hub/alerts/mailer.ts';
 import { createSilenceStore } from '../../hub/alerts/silences.ts';
+import { createDiskTrend } from '../../hub/alerts/disk-trend.ts';
 import type { FleetView } from '../../hub/alerts/rules.ts';
 import type { HostFacts, SampleData, UnitInfo } from '../../protocol/index.ts';
 import { tempDir } from '../helpers/processes.ts';
@@ -289,6 +290,30 @@ test('routes send each alert to the people of its node label or rule; the rest t
   assert.ok(smtp.received.some((m) => m.to === 'ops@lab.internal' && /FIRING: pi-1: memory high/.test(m.subject)), JSON.stringify(smtp.received.map((m) => [m.to, m.subject])));
   assert.throws(() => parseAlertsConfig({ smtp: { url: 'smtp://a@b:25', from: 'a@b.c', to: ['a@b.c'] }, routes: [{ to: [] }, { rules: ['nope'], to: ['x'] }] }, 'x.yaml', {}, readSecretFile),
     /routes\[0\]\.to must list at least one.*routes\[0\] matches everything.*routes\[1\]\.to: "x" is not an email.*unknown rule 'nope'/s);
+  await smtp.close();
+});
+
+test('a filesystem filling fast alerts before it crosses the threshold; a steady one does not', async () => {
+  const tr = createDiskTrend();
+  for (let i = 0; i <= 12; i++) tr.observe('n', '/', i * 5 * MIN, 1000 + i * 10); // 10 bytes per 5 min = 120 per hour
+  assert.is(Math.round(tr.timeToFull('n', '/', 240)! / 3_600_000), 2);
+  for (let i = 0; i <= 12; i++) tr.observe('n', '/flat', i * 5 * MIN, 1000);
+  assert.is(tr.timeToFull('n', '/flat', 10), undefined);
+  const young = createDiskTrend();
+  young.observe('n', '/', 0, 1); young.observe('n', '/', 5 * MIN, 2); young.observe('n', '/', 10 * MIN, 3);
+  assert.is(young.timeToFull('n', '/', 1), undefined, 'too little history to say');
+
+  const smtp = await startSmtp();
+  const s = setup(smtp.port, { rules: { disk_full: { for: '0s' } } });
+  for (let i = 0; i < 14; i++) { // 2 % more every 5 minutes from 50 %: still under 90 % after an hour
+    s.fleet.state.disk = 50 + 2 * i;
+    await s.step(5 * MIN);
+  }
+  const firing = s.engine.list().filter((a) => a.state === 'firing');
+  assert.is(firing.length, 1);
+  assert.match(firing[0]!.summary, /filesystem \/ on pi-1 at 76% fills up in about 1(\.\d)? h/);
+  assert.ok(smtp.received.some((m) => /FIRING: pi-1: disk full/.test(m.subject)));
+  assert.throws(() => parseAlertsConfig({ rules: { cpu_high: { predict: '24h' } } }, 'x.yaml', {}, readSecretFile), /cpu_high: unknown key 'predict'/);
   await smtp.close();
 });
 
