@@ -317,6 +317,27 @@ test('a filesystem filling fast alerts before it crosses the threshold; a steady
   await smtp.close();
 });
 
+test('SMTP with STARTTLS and a password: the upgrade happens and the password is the one configured', async () => {
+  let secure = false;
+  let user = '';
+  let pass = '';
+  const server = new SMTPServer({
+    logger: false, // STARTTLS on, with smtp-server's own self-signed certificate
+    onAuth(auth, session, cb) { user = auth.username ?? ''; pass = auth.password ?? ''; secure = session.secure; cb(null, { user: auth.username }); },
+    onData(stream, _s, cb) { stream.resume(); stream.on('end', () => cb()); },
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  const port = (server.server.address() as { port: number }).port;
+  const config = parseAlertsConfig({ smtp: { url: `smtp://muster@127.0.0.1:${port}?tls_verify=false`, from: 'a@b.c', to: ['ops@b.c'] } }, 'x.yaml', { MUSTER_SMTP_PASSWORD: 's3cret' }, readSecretFile);
+  await createSmtpMailer(config.smtp!).send({ subject: 'test', text: 'x', html: '<p>x</p>' });
+  assert.ok(secure, 'the session was upgraded before AUTH');
+  assert.equal([user, pass], ['muster', 's3cret']);
+  // Verifying the certificate is the default: a self-signed one is refused.
+  const strict = parseAlertsConfig({ smtp: { url: `smtp://muster@127.0.0.1:${port}`, from: 'a@b.c', to: ['ops@b.c'] } }, 'x.yaml', { MUSTER_SMTP_PASSWORD: 's3cret' }, readSecretFile);
+  await createSmtpMailer(strict.smtp!).send({ subject: 'test', text: 'x', html: 'x' }).then(() => assert.unreachable('a self-signed certificate passed'), (err: Error) => assert.match(err.message, /certificate/i));
+  await new Promise<void>((res) => server.close(() => res()));
+});
+
 test('quiet hours hold warnings until they end; critical alerts go out at once', async () => {
   const smtp = await startSmtp();
   // 23:00 local time on some day: inside 22:00-07:00.
