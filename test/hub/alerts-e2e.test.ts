@@ -9,27 +9,19 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SMTPServer } from 'smtp-server';
+import { startTestSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.ts';
 import { CLI, joinToken, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
 
 const execFileP = promisify(execFile);
 let hub: HubProc | undefined;
 let agent: AgentProc | undefined;
-let smtp: SMTPServer | undefined;
-const received: { subject: string; raw: string }[] = [];
+let smtp: TestSmtp | undefined;
+let received: ReceivedMail[] = [];
 
 test.before(async () => {
-  smtp = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-    onAuth(auth, _s, cb) { cb(auth.password === 'letmein' ? null : new Error('bad password'), { user: auth.username }); },
-    onData(stream, _s, cb) {
-      let raw = '';
-      stream.on('data', (d: Buffer) => { raw += d.toString(); });
-      stream.on('end', () => { received.push({ subject: /^Subject: (.*)$/m.exec(raw)?.[1]?.trim() ?? '', raw }); cb(); });
-    },
-  });
-  await new Promise<void>((res) => smtp!.listen(0, '127.0.0.1', () => res()));
-  const port = (smtp.server.address() as { port: number }).port;
+  smtp = await startTestSmtp({ password: 'letmein' });
+  received = smtp.received;
+  const port = smtp.port;
   const dir = tempDir('alerts-e2e');
   const file = join(dir, 'alerts.yaml');
   writeFileSync(file, `smtp: { url: "smtp://muster@127.0.0.1:${port}", from: "muster@lab.internal", to: ["ops@lab.internal"] }
@@ -48,7 +40,7 @@ rules:
 test.after(async () => {
   await agent?.stop();
   await hub?.stop();
-  await new Promise<void>((res) => (smtp ? smtp.close(() => res()) : res()));
+  await smtp?.close();
 });
 
 async function alerts(): Promise<{ code: number; out: string }> {
@@ -66,7 +58,7 @@ test('an agent that stops: one offline email, shown by muster alerts and /metric
   await agent!.stop();
   await waitFor('the offline email', () => received.length >= 1, 15_000, 200);
   assert.match(received[0]!.subject, /^\[muster\] FIRING: alert-node: node offline/);
-  assert.match(received[0]!.raw, /alert-node is offline/);
+  assert.match(received[0]!.text, /alert-node is offline/);
   const a = await alerts();
   assert.is(a.code, 1, 'exit 1 while something fires');
   assert.match(a.out, /FIRING\s+critical\s+node_offline\s+alert-node/);

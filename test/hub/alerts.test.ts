@@ -17,41 +17,10 @@ import { createDiskTrend } from '../../hub/alerts/disk-trend.ts';
 import type { FleetView } from '../../hub/alerts/rules.ts';
 import type { HostFacts, SampleData, UnitInfo } from '../../protocol/index.ts';
 import { tempDir } from '../helpers/processes.ts';
+import { startTestSmtp } from '../helpers/smtp.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const MIN = 60_000;
-
-interface Received { subject: string; text: string; to: string }
-
-/** A real SMTP server on loopback that keeps what it receives; `refuse` makes it answer 451. */
-async function startSmtp() {
-  const received: Received[] = [];
-  let refuse = 0;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onAuth(auth, _session, cb) { cb(null, { user: auth.username }); },
-    onData(stream, session, cb) {
-      let raw = '';
-      stream.on('data', (d: Buffer) => { raw += d.toString(); });
-      stream.on('end', () => {
-        if (refuse > 0) {
-          refuse--;
-          const err = Object.assign(new Error('mailbox busy, try later'), { responseCode: 451 });
-          cb(err);
-          return;
-        }
-        const subject = /^Subject: (.*(?:\r\n[ \t].*)*)/m.exec(raw)?.[1]?.replace(/\r\n[ \t]/g, ' ') ?? '';
-        received.push({ subject, text: raw, to: session.envelope.rcptTo.map((r) => r.address).join(',') });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-  const port = (server.server.address() as { port: number }).port;
-  return { received, port, refuseNext: (n: number) => { refuse = n; }, close: () => new Promise<void>((res) => server.close(() => res())) };
-}
 
 const facts = (name: string, over: Partial<HostFacts> = {}): HostFacts => ({
   hostname: name, machineId: name, os: { id: 'debian', name: 'Debian', version: '12', prettyName: 'Debian 12' }, kernel: '6.1', arch: 'amd64', platform: 'linux/amd64',
@@ -149,7 +118,7 @@ rules:
 });
 
 test('a node that goes quiet: exactly one "offline" email after the for duration, one "resolved" when it returns', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const { fleet: f, step, now } = setup(smtp.port);
   await step(10_000);
   f.state.online = false;
@@ -179,7 +148,7 @@ test('a node that goes quiet: exactly one "offline" email after the for duration
 });
 
 test('two rules firing on one node arrive in one email; a condition gone before its for duration sends nothing', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const { fleet: f, step, engine } = setup(smtp.port, { rules: { disk_full: { for: '0s' }, unit_failed: { for: '0s' } } });
   f.state.disk = 97;
   f.state.unitFailed = true;
@@ -199,7 +168,7 @@ test('two rules firing on one node arrive in one email; a condition gone before 
 });
 
 test('a hub restarted mid-alert sends no duplicate; an SMTP server that refuses at first gets the email once it accepts', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const first = setup(smtp.port, { rules: { disk_full: { for: '0s' } } });
   first.fleet.state.disk = 95;
   smtp.refuseNext(2);
@@ -231,7 +200,7 @@ test('a hub restarted mid-alert sends no duplicate; an SMTP server that refuses 
 });
 
 test('rules scoped by node labels leave other nodes alone; an offline node\'s other alerts stay as they were', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const s = setup(smtp.port, { rules: { disk_full: { for: '0s', nodes: { group: 'storage' } } } });
   s.fleet.state.disk = 99;
   await s.step(10_000);
@@ -247,7 +216,7 @@ test('rules scoped by node labels leave other nodes alone; an offline node\'s ot
 });
 
 test('a silence holds the email back; when it ends and the alert still fires, it is mailed', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const s = setup(smtp.port, { rules: { disk_full: { for: '0s' }, unit_failed: { for: '0s' } } });
   s.silences.add({ id: 's1', node: 'pi-1', rule: 'disk_full', subject: null, comment: 'resizing the disk', createdBy: 'admin', createdAt: s.now(), endsAt: s.now() + 10 * MIN });
   s.fleet.state.disk = 97;
@@ -268,7 +237,7 @@ test('a silence holds the email back; when it ends and the alert still fires, it
 });
 
 test('routes send each alert to the people of its node label or rule; the rest to smtp.to', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const s = setup(smtp.port, {
     routes: [{ nodes: { group: 'storage' }, to: ['storage@lab.internal'] }, { rules: ['unit_failed'], to: ['systemd@lab.internal'] }],
     rules: { disk_full: { for: '0s' }, unit_failed: { for: '0s' }, memory_high: { threshold: 40, for: '0s' } },
@@ -303,7 +272,7 @@ test('a filesystem filling fast alerts before it crosses the threshold; a steady
   young.observe('n', '/', 0, 1); young.observe('n', '/', 5 * MIN, 2); young.observe('n', '/', 10 * MIN, 3);
   assert.is(young.timeToFull('n', '/', 1), undefined, 'too little history to say');
 
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   const s = setup(smtp.port, { rules: { disk_full: { for: '0s' } } });
   for (let i = 0; i < 14; i++) { // 2 % more every 5 minutes from 50 %: still under 90 % after an hour
     s.fleet.state.disk = 50 + 2 * i;
@@ -339,7 +308,7 @@ test('SMTP with STARTTLS and a password: the upgrade happens and the password is
 });
 
 test('quiet hours hold warnings until they end; critical alerts go out at once', async () => {
-  const smtp = await startSmtp();
+  const smtp = await startTestSmtp();
   // 23:00 local time on some day: inside 22:00-07:00.
   const night = new Date(2026, 10, 24, 23, 0, 0).getTime();
   const s = setup(smtp.port, { quiet_hours: { start: '22:00', end: '07:00' }, rules: { memory_high: { threshold: 40, for: '0s' }, disk_full: { for: '0s' } } }, tempDir('alerts'), night);
