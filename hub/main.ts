@@ -25,12 +25,8 @@ import { randomBytes } from 'node:crypto';
 import { createJobStore } from './job-store.ts';
 import { createDeployService, type DeployServiceOptions } from './deploys.ts';
 import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
-import { createAlertEngine, type AlertEngineOptions } from './alerts/engine.ts';
-import { createSmtpMailer } from './alerts/mailer.ts';
-import { createSilenceStore } from './alerts/silences.ts';
-import { createAlertmanagerForwarder } from './alerts/alertmanager.ts';
-import { buildServices } from './services.ts';
-import { Counter, Gauge } from 'prom-client';
+import type { AlertEngineOptions } from './alerts/engine.ts';
+import { createHubAlerts } from './alerts/hub-alerts.ts';
 
 export interface HubOptions {
   /** Directory for the database and admin token. */
@@ -115,44 +111,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const registry = new Registry();
   const metrics = createHubMetrics({ registry, store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
   const alertsConfig = opts.alerts ?? defaultAlertsConfig();
-  const silences = createSilenceStore(db);
-  const alerts = createAlertEngine({
-    db, config: alertsConfig, now, log, silences,
-    ...(alertsConfig.smtp ? { mailer: createSmtpMailer(alertsConfig.smtp) } : {}),
-    ...(alertsConfig.alertmanagerUrl ? {
-      forwarder: createAlertmanagerForwarder({ url: alertsConfig.alertmanagerUrl, evaluationIntervalMs: alertsConfig.evaluationIntervalMs, now, ...(alertsConfig.hubUrl ? { hubUrl: alertsConfig.hubUrl } : {}) }),
-    } : {}),
-    fleet: () => {
-      const nodes = store.listNodes();
-      return {
-        nodes,
-        latest: (id) => store.latestSample(id),
-        workloads: (id) => inventory.get(id),
-        services: () => buildServices(inventory.views(nodes.map((n) => ({ id: n.id, name: n.name, online: n.online })))),
-      };
-    },
-  }, opts.alertOptions);
-  new Gauge({
-    name: 'muster_alerts_firing', help: 'Alerts firing now, by rule.', labelNames: ['rule'], registers: [registry],
-    collect() {
-      this.reset();
-      for (const [rule, n] of alerts.firingByRule()) this.set({ rule }, n);
-    },
-  });
-  new Counter({
-    name: 'muster_alertmanager_posts_failed_total', help: 'Posts of alerts to Alertmanager that failed (the next evaluation posts again).', registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(alerts.forwardFailures());
-    },
-  });
-  new Counter({
-    name: 'muster_alert_emails_failed_total', help: 'Alert emails the mail server did not accept (each is retried).', registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(alerts.sendFailures());
-    },
-  });
+  const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, registry, config: alertsConfig, now, log }, opts.alertOptions);
   const jobs = createJobStore(db);
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);

@@ -1,0 +1,65 @@
+/**
+ * Assembles alerting for a hub: the engine over the hub's store and
+ * inventory, the silences, the mailer and Alertmanager forwarder when the
+ * configuration asks for them, and the alert series on the hub's Registry.
+ */
+import type Database from 'better-sqlite3';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Store } from '../store.ts';
+import type { Inventory } from '../inventory.ts';
+import type { Logger } from '../agent-gateway.ts';
+import { buildServices } from '../services.ts';
+import type { AlertsConfig } from './config.ts';
+import { createAlertEngine, type AlertEngine, type AlertEngineOptions } from './engine.ts';
+import { createSmtpMailer } from './mailer.ts';
+import { createAlertmanagerForwarder } from './alertmanager.ts';
+import { createSilenceStore, type SilenceStore } from './silences.ts';
+
+export interface HubAlertsDeps {
+  db: Database.Database;
+  store: Pick<Store, 'listNodes' | 'latestSample'>;
+  inventory: Pick<Inventory, 'get' | 'views'>;
+  registry: Registry;
+  config: AlertsConfig;
+  now: () => number;
+  log: Logger;
+}
+
+/** The engine (not started) and the silences, wired to the hub. */
+export function createHubAlerts(deps: HubAlertsDeps, opts?: AlertEngineOptions): { engine: AlertEngine; silences: SilenceStore } {
+  const { config, store, inventory, now } = deps;
+  const silences = createSilenceStore(deps.db);
+  const engine = createAlertEngine({
+    db: deps.db, config, now, log: deps.log, silences,
+    ...(config.smtp ? { mailer: createSmtpMailer(config.smtp) } : {}),
+    ...(config.alertmanagerUrl ? {
+      forwarder: createAlertmanagerForwarder({ url: config.alertmanagerUrl, evaluationIntervalMs: config.evaluationIntervalMs, now, ...(config.hubUrl ? { hubUrl: config.hubUrl } : {}) }),
+    } : {}),
+    fleet: () => {
+      const nodes = store.listNodes();
+      return {
+        nodes,
+        latest: (id) => store.latestSample(id),
+        workloads: (id) => inventory.get(id),
+        services: () => buildServices(inventory.views(nodes.map((n) => ({ id: n.id, name: n.name, online: n.online })))),
+      };
+    },
+  }, opts);
+  new Gauge({
+    name: 'muster_alerts_firing', help: 'Alerts firing now, by rule.', labelNames: ['rule'], registers: [deps.registry],
+    collect() {
+      this.reset();
+      for (const [rule, n] of engine.firingByRule()) this.set({ rule }, n);
+    },
+  });
+  const counter = (name: string, help: string, read: () => number) => new Counter({
+    name, help, registers: [deps.registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+  counter('muster_alert_emails_failed_total', 'Alert emails the mail server did not accept (each is retried).', () => engine.sendFailures());
+  counter('muster_alertmanager_posts_failed_total', 'Posts of alerts to Alertmanager that failed (the next evaluation posts again).', () => engine.forwardFailures());
+  return { engine, silences };
+}
