@@ -283,11 +283,12 @@ function check(req: PlacementRequest, n: NodeCapacity, headroom: number): Checke
   const cpuFreeAfter = cpuCap - cpuUsed - req.cpu;
   const memFreeAfter = memCap - memUsed - req.memoryBytes;
   let shortfall = 0;
-  if (n.cpuCores > 0 && cpuFreeAfter < 0) {
+  // A request that asks for no CPU (or memory) is not turned away by a busy node: it asked for nothing.
+  if (n.cpuCores > 0 && req.cpu > 0 && cpuFreeAfter < 0) {
     reasons.push({ code: 'cpu', message: `needs ${fmtCores(req.cpu)}, ${num(Math.max(0, cpuCap - cpuUsed))} free of ${num(n.cpuCores)} after ${pct(headroom)} headroom (${held(num(cpuMeasuredUse), reserved.cpu, num)})` });
     shortfall += -cpuFreeAfter / n.cpuCores;
   }
-  if (n.memoryBytes > 0 && memFreeAfter < 0) {
+  if (n.memoryBytes > 0 && req.memoryBytes > 0 && memFreeAfter < 0) {
     reasons.push({ code: 'memory', message: `needs ${fmtBytes(req.memoryBytes)} memory, ${fmtBytes(Math.max(0, memCap - memUsed))} free of ${fmtBytes(n.memoryBytes)} after ${pct(headroom)} headroom (${held(fmtBytes(memMeasuredUse), reserved.memoryBytes, fmtBytes)})` });
     shortfall += -memFreeAfter / n.memoryBytes;
   }

@@ -82,7 +82,8 @@ test.after(async () => {
 
 test('recommend ranks the nodes and says why the others do not fit', async () => {
   if (!ready) return;
-  const r = await muster('recommend', '--cpu', '0.1', '--memory', '64M', '--constraint', 'group=compute', '--json');
+  // No --cpu: a CI machine running the whole suite can sit near 100 % CPU at p95, and this is about labels.
+  const r = await muster('recommend', '--memory', '64M', '--constraint', 'group=compute', '--json');
   assert.is(r.code, 0, r.stderr);
   const answer = JSON.parse(r.stdout);
   assert.ok(answer.fits);

@@ -373,4 +373,13 @@ test('platforms normalise to linux/ARCH[/VARIANT]; architectures map the way the
   for (const [a, p] of arch) assert.is(platformOf(a), p, a);
 });
 
+test('a request for no CPU or memory fits a busy node: it asked for nothing', () => {
+  const busy = { name: 'busy', online: true, platform: 'linux/amd64', labels: {}, cpuCores: 2, memoryBytes: 1024 ** 3, diskFreeBytes: null,
+    usage: { cpuP95Hour: 1.99, memP95Hour: 1024 ** 3 }, reserved: { cpu: 0, memoryBytes: 0, diskBytes: 0 }, portsInUse: [], images: [], serviceInstances: 0 };
+  const a = rankPlacements({ cpu: 0, memoryBytes: 0, diskBytes: 0, constraints: {}, ports: [], strategy: 'binpack' }, [busy]);
+  assert.ok(a.fits, JSON.stringify(a.ranked[0]!.reasons));
+  const b = rankPlacements({ cpu: 0.5, memoryBytes: 0, diskBytes: 0, constraints: {}, ports: [], strategy: 'binpack' }, [busy]);
+  assert.equal(b.ranked[0]!.reasons.map((r) => r.code), ['cpu']);
+});
+
 test.run();
