@@ -17,7 +17,7 @@ import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 export interface MetricsDeps {
   registry: Registry;
   store: Pick<Store, 'listNodes' | 'latestSample' | 'getNodeById'>;
-  inventory: Pick<Inventory, 'get' | 'views' | 'subscribe'>;
+  inventory: Pick<Inventory, 'get' | 'views'>;
   now: () => number;
 }
 
@@ -56,6 +56,8 @@ export interface HubMetrics {
 interface NodeText {
   key: string;
   families: FamilyText[];
+  /** The node's instances per service (by lower-case name), summed across nodes at the scrape. */
+  services: Map<string, { name: string; healthy: number; total: number }>;
 }
 
 /** A scrape within this long keeps prerendering on; without scrapes the hub renders nothing. */
@@ -96,39 +98,32 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
   function textOf(n: NodeRecord): NodeText {
     const latest = store.latestSample(n.id);
     const wl = inventory.get(n.id);
-    const key = `${latest?.seq ?? 0}|${wl ? `${wl.versions.processes},${wl.versions.containers},${wl.versions.units},${wl.useVersion}` : '-'}|${factsKey(n.facts)}`;
+    const v = wl?.versions;
+    const key = `${latest?.seq ?? 0}|${v ? `${v.processes},${v.containers},${v.units},${v.ports},${wl.useVersion}` : '-'}|${n.online ? 1 : 0}|${factsKey(n.facts)}`;
     const have = texts.get(n.id);
     if (have?.key === key) return have;
     const c = createFamilyCollector();
     writeNodeSeries(c, cache, { name: n.name, facts: n.facts, sample: latest?.data, workloads: wl });
-    const text = { key, families: c.entries() };
+    const services = new Map<string, { name: string; healthy: number; total: number }>();
+    if (wl) {
+      // This node's instances, as the service series name them: rendered with the node, summed at the scrape.
+      const info = c.family('muster_service_instance_info', 'gauge', 'Instances of each service per node, kind, name and state; the value counts the healthy ones.');
+      for (const s of buildServices(inventory.views([{ id: n.id, name: n.name, online: n.online }]))) {
+        let healthy = 0;
+        // Two processes of one program on one node are one series: count the healthy ones.
+        const rows = new Map<string, number>();
+        for (const i of s.instances) {
+          if (i.healthy) healthy++;
+          const labels = labelText({ service: s.name, instance: i.node, kind: i.kind, name: i.name, state: i.state });
+          rows.set(labels, (rows.get(labels) ?? 0) + (i.healthy ? 1 : 0));
+        }
+        for (const [labels, count] of rows) info.line(labels, count);
+        services.set(s.name.toLowerCase(), { name: s.name, healthy, total: s.instances.length });
+      }
+    }
+    const text = { key, families: c.entries(), services };
     texts.set(n.id, text);
     return text;
-  }
-
-  let inventoryChanges = 0;
-  const unsubscribe = inventory.subscribe(() => { inventoryChanges++; });
-  let servicesText: NodeText | undefined;
-
-  /** muster_service_instances and muster_service_instance_info, for the exported nodes. */
-  function renderServices(exported: NodeRecord[]): FamilyText[] {
-    const c = createFamilyCollector();
-    const services = buildServices(inventory.views(exported.map((n) => ({ id: n.id, name: n.name, online: n.online }))));
-    const instances = c.family('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.');
-    const info = c.family('muster_service_instance_info', 'gauge', 'Instances of each service per node, kind, name and state; the value counts the healthy ones.');
-    for (const s of services) {
-      const healthy = s.instances.filter((i) => i.healthy).length;
-      instances.line(labelText({ service: s.name, state: 'healthy' }), healthy);
-      instances.line(labelText({ service: s.name, state: 'unhealthy' }), s.instances.length - healthy);
-      // Two processes of one program on one node are one series: count the healthy ones.
-      const rows = new Map<string, number>();
-      for (const i of s.instances) {
-        const labels = labelText({ service: s.name, instance: i.node, kind: i.kind, name: i.name, state: i.state });
-        rows.set(labels, (rows.get(labels) ?? 0) + (i.healthy ? 1 : 0));
-      }
-      for (const [labels, n] of rows) info.line(labels, n);
-    }
-    return c.entries();
   }
 
   /** Renders up to `max` of the nodes whose data changed. */
@@ -171,7 +166,6 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     close() {
       clearTimeout(timer);
       timer = undefined;
-      unsubscribe();
     },
     async render() {
       const t = now();
@@ -196,10 +190,18 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       cache.retain(new Set(exported.map((n) => n.name)));
       const kept = new Set(exported.map((n) => n.id));
       for (const id of texts.keys()) if (!kept.has(id)) texts.delete(id);
-      // Services change only when what runs does (the inventory says so) or a node comes or goes.
-      const servicesKey = `${inventoryChanges}|${exported.map((n) => `${n.id}${n.online ? '+' : '-'}`).join(',')}`;
-      if (servicesText?.key !== servicesKey) servicesText = { key: servicesKey, families: renderServices(exported) };
-      for (const f of servicesText.families) w.family(f.name, f.type, f.help).raw(f.bytes);
+      const services = new Map<string, { name: string; healthy: number; total: number }>();
+      for (const n of exported) {
+        for (const [k, c] of texts.get(n.id)?.services ?? []) {
+          const sum = services.get(k);
+          if (sum) { sum.healthy += c.healthy; sum.total += c.total; } else services.set(k, { ...c });
+        }
+      }
+      const instances = w.family('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.');
+      for (const s of [...services.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        instances.line(labelText({ service: s.name, state: 'healthy' }), s.healthy);
+        instances.line(labelText({ service: s.name, state: 'unhealthy' }), s.total - s.healthy);
+      }
       const own = await registry.metrics();
       const chunks = [Buffer.from(own), ...w.buffers()];
       return { contentType: registry.contentType, chunks, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
