@@ -28,6 +28,8 @@ export interface NodeWorkloads {
   versions: Record<WorkloadKind, number>;
   /** Bumped whenever container use changes, likewise. */
   useVersion: number;
+  /** Bumped whenever what runs changed (not just how much CPU or memory it uses): services, DNS and alerts follow this. */
+  identityVersion: number;
 }
 
 /**
@@ -81,7 +83,7 @@ export interface Inventory {
 
 const emptyNode = (): NodeWorkloads => ({
   processes: new Map(), containers: new Map(), units: new Map(), ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0,
-  versions: { processes: 0, containers: 0, units: 0, ports: 0 }, useVersion: 0,
+  versions: { processes: 0, containers: 0, units: 0, ports: 0 }, useVersion: 0, identityVersion: 0,
 });
 
 function keyOf(kind: WorkloadKind, item: Items[WorkloadKind]): string {
@@ -234,6 +236,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       w.updatedAt = ts;
 
       const events: NewEvent[] = derived.map((d) => ({ ts, nodeId: node.id, ...d }));
+      if (upserts.length || removes.length) w.identityVersion++;
       if (upserts.length || removes.length || msg.collectors || events.length) {
         store.apply(node.id, { upserts, removes, ...(msg.collectors ? { collectors: msg.collectors } : {}), events }, ts);
         notify();

@@ -18,6 +18,9 @@ import { createDiskTrend } from './disk-trend.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
+/** Nodes evaluated between two turns of the event loop. */
+const EVAL_SLICE = 50;
+
 /** One alert as stored. */
 export interface AlertRecord {
   key: string;
@@ -71,8 +74,14 @@ export interface AlertEngineOptions {
 }
 
 export interface AlertEngine {
-  /** Runs the rules now and applies the transitions. */
+  /** Runs the rules now and applies the transitions, in one go (tests). */
   evaluate(): void;
+  /**
+   * The same in slices of nodes with the event loop free between them: a
+   * fleet of thousands of nodes must not hold up the agents' acks (the timer
+   * uses this).
+   */
+  evaluateInSlices(): Promise<void>;
   /** Sends what is due; resolves when every send ended (sent or failed). */
   notify(): Promise<void>;
   /** Current alerts (pending and firing) and recently resolved ones, newest first. */
@@ -271,16 +280,33 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
     }
   }
 
-  const engine: AlertEngine = {
-    evaluate() {
-      const t = now();
-      const fleet = deps.fleet();
-      for (const n of fleet.nodes) {
+  /** One evaluation: node rules `slice` nodes at a time (yielding between), then the service rules, then the transitions. */
+  function* evaluation(slice: number): Generator<void, void, void> {
+    const t = now();
+    const fleet = deps.fleet();
+    const conditions: Condition[] = [];
+    const nodes = fleet.nodes;
+    for (let i = 0; i < nodes.length; i += slice) {
+      const chunk = nodes.slice(i, i + slice);
+      for (const n of chunk) {
         if (!n.online) continue;
         for (const f of fleet.latest(n.id)?.data.filesystems ?? []) trend.observe(n.name, f.mountpoint, t, Math.max(0, f.sizeBytes - f.freeBytes));
       }
-      trend.prune(t - 3_600_000);
-      apply(evaluateRules(config, { ...fleet, timeToFull: trend.timeToFull }), t, new Set(fleet.nodes.filter((n) => !n.online).map((n) => n.name)));
+      conditions.push(...evaluateRules(config, { ...fleet, nodes: chunk, services: () => [], timeToFull: trend.timeToFull }));
+      fleet.prepareServices?.(chunk);
+      if (i + slice < nodes.length) yield;
+    }
+    conditions.push(...evaluateRules(config, { ...fleet, nodes: [] }));
+    trend.prune(t - 3_600_000);
+    apply(conditions, t, new Set(nodes.filter((n) => !n.online).map((n) => n.name)));
+  }
+
+  const engine: AlertEngine = {
+    evaluate() {
+      for (const _ of evaluation(Number.MAX_SAFE_INTEGER)) { /* one slice: nothing to wait for */ }
+    },
+    async evaluateInSlices() {
+      for (const _ of evaluation(EVAL_SLICE)) await new Promise<void>((r) => setImmediate(r));
     },
     notify() {
       running = running.then(notifyNow, notifyNow);
@@ -307,10 +333,16 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
       }
     },
     start() {
+      let busy = false;
       timer ??= setInterval(() => {
-        try { engine.evaluate(); } catch (err) { log.error({ err }, 'alert evaluation failed'); }
-        void engine.notify().catch((err: unknown) => log.error({ err }, 'alert notification failed'));
-        void engine.forward();
+        if (busy) return; // an evaluation still in its slices: skip this tick
+        busy = true;
+        engine.evaluateInSlices()
+          .catch((err: unknown) => log.error({ err }, 'alert evaluation failed'))
+          .then(() => engine.notify())
+          .catch((err: unknown) => log.error({ err }, 'alert notification failed'))
+          .then(() => engine.forward())
+          .finally(() => { busy = false; });
       }, everyMs);
       timer.unref();
     },

@@ -6,7 +6,14 @@
  */
 import type { HostFacts, SampleData } from '../../protocol/index.ts';
 import type { NodeWorkloads } from '../inventory.ts';
-import type { Service } from '../services.ts';
+/** A service as the service_down rule sees it. */
+export interface ServiceHealth {
+  name: string;
+  healthy: number;
+  total: number;
+  /** A few instances that are not healthy, for the summary. */
+  down: { node: string; name: string; state: string }[];
+}
 import type { AlertsConfig, RuleConfig, RuleName } from './config.ts';
 
 /** What the rules read. */
@@ -14,7 +21,10 @@ export interface FleetView {
   nodes: { id: number; name: string; online: boolean; lastSeen: number; facts: HostFacts | null }[];
   latest(nodeId: number): { cpuUsed: number | null; data: SampleData } | undefined;
   workloads(nodeId: number): NodeWorkloads | undefined;
-  services(): Service[];
+  /** Every service, each with its instances' health (only what service_down reads). */
+  services(): ServiceHealth[];
+  /** Brings these nodes' part of services() up to date, so the engine can spread that work over slices. */
+  prepareServices?(nodes: { id: number; name: string; online: boolean }[]): void;
   /** Time until a filesystem is full at its current rate (hub/alerts/disk-trend.ts); absent: no prediction. */
   timeToFull?(node: string, mountpoint: string, availBytes: number): number | undefined;
 }
@@ -114,8 +124,8 @@ export function evaluateRules(config: AlertsConfig, fleet: FleetView): Condition
   if (sd.enabled) {
     for (const s of fleet.services()) {
       if (sd.services.length && !sd.services.includes(s.name)) continue;
-      if (s.instances.length === 0 || s.instances.some((i) => i.healthy)) continue;
-      add('service_down', null, s.name, 0, `service ${s.name} has no running instance (${s.instances.map((i) => `${i.name} on ${i.node}: ${i.state}`).join('; ')})`);
+      if (s.total === 0 || s.healthy > 0) continue;
+      add('service_down', null, s.name, 0, `service ${s.name} has no running instance (${s.down.map((i) => `${i.name} on ${i.node}: ${i.state}`).join('; ')}${s.total > s.down.length ? `; ${s.total - s.down.length} more` : ''})`);
     }
   }
   return out;

@@ -14,7 +14,7 @@ import { createAlertEngine } from '../../hub/alerts/engine.ts';
 import { createSmtpMailer } from '../../hub/alerts/mailer.ts';
 import { createSilenceStore } from '../../hub/alerts/silences.ts';
 import { createDiskTrend } from '../../hub/alerts/disk-trend.ts';
-import type { FleetView } from '../../hub/alerts/rules.ts';
+import { evaluateRules, type FleetView } from '../../hub/alerts/rules.ts';
 import type { HostFacts, SampleData, UnitInfo } from '../../protocol/index.ts';
 import { tempDir } from '../helpers/processes.ts';
 import { startTestSmtp } from '../helpers/smtp.ts';
@@ -43,7 +43,7 @@ function fleet() {
     workloads: () => {
       const units = new Map<string, UnitInfo>();
       if (state.unitFailed) units.set('backup.service', { name: 'backup.service', description: '', loadState: 'loaded', activeState: 'failed', subState: 'failed', mainPid: 0, restarts: 0 });
-      return { processes: new Map(), containers: new Map(), units, ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0, versions: { processes: 0, containers: 0, units: 0, ports: 0 }, useVersion: 0 };
+      return { processes: new Map(), containers: new Map(), units, ports: new Map(), use: new Map(), collectors: {}, updatedAt: 0, versions: { processes: 0, containers: 0, units: 0, ports: 0 }, useVersion: 0, identityVersion: 0 };
     },
     services: () => [],
   };
@@ -305,6 +305,19 @@ test('SMTP with STARTTLS and a password: the upgrade happens and the password is
   const strict = parseAlertsConfig({ smtp: { url: `smtp://muster@127.0.0.1:${port}`, from: 'a@b.c', to: ['ops@b.c'] } }, 'x.yaml', { MUSTER_SMTP_PASSWORD: 's3cret' }, readSecretFile);
   await createSmtpMailer(strict.smtp!).send({ subject: 'test', text: 'x', html: 'x' }).then(() => assert.unreachable('a self-signed certificate passed'), (err: Error) => assert.match(err.message, /certificate/i));
   await new Promise<void>((res) => server.close(() => res()));
+});
+
+test('service_down fires for a service with instances but none healthy, and names some of them', () => {
+  const f = fleet();
+  const view = { ...f.view(), services: () => [
+    { name: 'web', healthy: 0, total: 5, down: [{ node: 'vm-1', name: 'web-1', state: 'exited' }, { node: 'vm-2', name: 'web-2', state: 'restarting' }, { node: 'vm-3', name: 'web-3', state: 'exited' }] },
+    { name: 'db', healthy: 1, total: 2, down: [{ node: 'vm-1', name: 'db-2', state: 'exited' }] },
+  ] };
+  const conditions = evaluateRules(defaultAlertsConfig(), view).filter((c) => c.rule === 'service_down');
+  assert.equal(conditions.map((c) => c.subject), ['web']);
+  assert.is(conditions[0]!.summary, 'service web has no running instance (web-1 on vm-1: exited; web-2 on vm-2: restarting; web-3 on vm-3: exited; 2 more)');
+  const scoped = parseAlertsConfig({ rules: { service_down: { services: ['db'] } } }, 'x.yaml', {}, readSecretFile);
+  assert.equal(evaluateRules(scoped, view).filter((c) => c.rule === 'service_down'), []);
 });
 
 test('quiet hours hold warnings until they end; critical alerts go out at once', async () => {
