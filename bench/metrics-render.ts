@@ -21,6 +21,7 @@ import { createStore, openDatabase } from '../hub/store.ts';
 import { createWorkloadStore } from '../hub/workload-store.ts';
 import { createInventory } from '../hub/inventory.ts';
 import { createHubMetrics } from '../hub/metrics/metrics.ts';
+import { createNodeServices } from '../hub/node-services.ts';
 import type { ContainerInfo, HostFacts, ProcessInfo, SampleData, UnitInfo } from '../protocol/index.ts';
 import { parseFlags, UsageError } from './bench-args.ts';
 import { median, percentile } from './stats.ts';
@@ -89,7 +90,7 @@ async function main(): Promise<number> {
     inventory.apply(n, { type: 'workloads', ts: t, sync: { id: 1, part: 0, last: true }, upsert: { containers, processes, units, ports: [] }, remove: { processes: [], containers: [], units: [], ports: [] },
       use: containers.map((c) => ({ id: c.id, cpuSeconds: 12.5, memoryBytes: 2e8, workingSetBytes: 1.5e8, rxBytes: 1e7, txBytes: 5e6 })) });
   }
-  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, now: () => t });
+  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, nodeServices: createNodeServices({ inventory }), now: () => t });
   const prerender = !values['no-prerender'];
   const times: number[] = [];
   const prerenderTimes: number[] = [];

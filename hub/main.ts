@@ -27,6 +27,7 @@ import { createDeployService, type DeployServiceOptions } from './deploys.ts';
 import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
 import type { AlertEngineOptions } from './alerts/engine.ts';
 import { createHubAlerts } from './alerts/hub-alerts.ts';
+import { createNodeServices } from './node-services.ts';
 
 export interface HubOptions {
   /** Directory for the database and admin token. */
@@ -109,9 +110,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
   const inventory = createInventory({ store: workloadStore, now, log });
   const registry = new Registry();
-  const metrics = createHubMetrics({ registry, store, inventory, now }, { stalenessMs: opts.metricsStalenessMs });
+  const nodeServices = createNodeServices({ inventory });
+  const metrics = createHubMetrics({ registry, store, inventory, nodeServices, now }, { stalenessMs: opts.metricsStalenessMs });
   const alertsConfig = opts.alerts ?? defaultAlertsConfig();
-  const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, registry, config: alertsConfig, now, log }, opts.alertOptions);
+  const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, nodeServices, registry, config: alertsConfig, now, log }, opts.alertOptions);
   const jobs = createJobStore(db);
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);

@@ -8,7 +8,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Store } from '../store.ts';
 import type { Inventory } from '../inventory.ts';
-import { buildServices } from '../services.ts';
+import type { NodeServices } from '../node-services.ts';
 import type { HostFacts } from '../../protocol/index.ts';
 import type { NodeRecord } from '../store.ts';
 import { createExpositionWriter, createFamilyCollector, labelText, type FamilyText } from './exposition.ts';
@@ -17,7 +17,9 @@ import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 export interface MetricsDeps {
   registry: Registry;
   store: Pick<Store, 'listNodes' | 'latestSample' | 'getNodeById'>;
-  inventory: Pick<Inventory, 'get' | 'views'>;
+  inventory: Pick<Inventory, 'get'>;
+  /** Each node's services, shared with alerting. */
+  nodeServices: NodeServices;
   now: () => number;
 }
 
@@ -108,7 +110,7 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     if (wl) {
       // This node's instances, as the service series name them: rendered with the node, summed at the scrape.
       const info = c.family('muster_service_instance_info', 'gauge', 'Instances of each service per node, kind, name and state; the value counts the healthy ones.');
-      for (const s of buildServices(inventory.views([{ id: n.id, name: n.name, online: n.online }]))) {
+      for (const s of deps.nodeServices.of(n) ?? []) {
         let healthy = 0;
         // Two processes of one program on one node are one series: count the healthy ones.
         const rows = new Map<string, number>();

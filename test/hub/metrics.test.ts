@@ -5,6 +5,7 @@ import { createStore, openDatabase } from '../../hub/store.ts';
 import { createWorkloadStore } from '../../hub/workload-store.ts';
 import { createInventory } from '../../hub/inventory.ts';
 import { createHubMetrics } from '../../hub/metrics/metrics.ts';
+import { createNodeServices } from '../../hub/node-services.ts';
 import { createExpositionWriter, containerLabelName, escapeLabel } from '../../hub/metrics/exposition.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
@@ -23,7 +24,7 @@ test('an offline node is exported (up 0) within the staleness, then not at all: 
   const store = createStore({ db });
   let t = 1_000_000_000;
   const inventory = createInventory({ store: createWorkloadStore(db), now: () => t, log: silent });
-  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, now: () => t }, { stalenessMs: 60_000 });
+  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, nodeServices: createNodeServices({ inventory }), now: () => t }, { stalenessMs: 60_000 });
   const n = store.joinNode('gone', 'm', t);
   store.setOnline(n.id, true, t);
   store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: {
@@ -50,7 +51,7 @@ test('series rendered ahead of a scrape (as data arrives) are the ones a fresh r
   const store = createStore({ db });
   const t = 1_000_000_000;
   const inventory = createInventory({ store: createWorkloadStore(db), now: () => t, log: silent });
-  const ahead = createHubMetrics({ registry: new Registry(), store, inventory, now: () => t }, { prerenderDelayMs: 5 });
+  const ahead = createHubMetrics({ registry: new Registry(), store, inventory, nodeServices: createNodeServices({ inventory }), now: () => t }, { prerenderDelayMs: 5 });
   const sample = (idle: number) => ({
     cpu: [{ cpu: '0', user: 1, nice: 0, system: 1, idle, iowait: 0, irq: 0, softirq: 0, steal: 0 }], load: [0.1, 0.2, 0.3] as [number, number, number],
     memory: { totalBytes: 100, availableBytes: 50, freeBytes: 40, buffersBytes: 1, cachedBytes: 2, swapTotalBytes: 0, swapFreeBytes: 0 },
@@ -78,7 +79,7 @@ test('series rendered ahead of a scrape (as data arrives) are the ones a fresh r
   ahead.nodeChanged(nodes[0]!.id);
   await new Promise((r) => setTimeout(r, 50)); // the prerender timer fires
   const got = nodePart(await ahead.render());
-  const fresh = nodePart(await createHubMetrics({ registry: new Registry(), store, inventory, now: () => t }).render());
+  const fresh = nodePart(await createHubMetrics({ registry: new Registry(), store, inventory, nodeServices: createNodeServices({ inventory }), now: () => t }).render());
   assert.is(got, fresh);
   assert.match(got, /node_cpu_seconds_total\{instance="a",cpu="0",mode="idle"\} 99/);
   assert.match(got, /container_cpu_usage_seconds_total\{instance="a",[^}]*\} 7/);
