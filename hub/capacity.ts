@@ -1,12 +1,14 @@
 /**
  * What each node can take, for placement: its size from its facts, what it
- * really uses (the p95 of the stored samples over the last hour and day),
+ * really uses (the p95 of the stored samples over the last hour and day, and
+ * of the hourly history over the last week),
  * what recent deploys reserved that the samples may not show yet, its taken
  * ports, the images it already holds and how many instances of a service
  * it runs. The scoring itself is pure and lives in hub/placement.ts.
  */
 import type { FilesystemUse } from '../protocol/index.ts';
 import type { Store } from './store.ts';
+import type { SampleHistory } from './sample-history.ts';
 import type { Inventory } from './inventory.ts';
 import type { JobRecord } from './job-store.ts';
 import { buildServices, findService } from './services.ts';
@@ -14,6 +16,8 @@ import { parsePlatform, platformOf, type NodeCapacity, type PlacementRequest } f
 
 export interface CapacityDeps {
   store: Pick<Store, 'listNodes' | 'usePoints' | 'latestSample'>;
+  /** Hourly use beyond the 48 h of raw samples, for the week's figure. */
+  history: Pick<SampleHistory, 'hourly'>;
   inventory: Pick<Inventory, 'get' | 'views'>;
   /** Recent deploy jobs (newest first); their reservations count until the samples have caught up. */
   recentJobs: () => JobRecord[];
@@ -23,6 +27,7 @@ export interface CapacityDeps {
 /** A deploy's reservation counts this long after it was made: by then the hour's p95 shows the service. */
 export const RESERVATION_MS = 15 * 60_000;
 const HOUR = 3_600_000;
+const WEEK = 7 * 24 * HOUR;
 
 /** Where Docker keeps images and containers: the filesystem that holds it is the one deploys fill. */
 const DOCKER_ROOT = '/var/lib/docker';
@@ -85,6 +90,15 @@ export function nodeCapacities(deps: CapacityDeps, service?: string): NodeCapaci
     set('cpuP95Day', cpu(day));
     set('memP95Hour', mem(hour));
     set('memP95Day', mem(day));
+    // The week is read by the hour: raw samples are rolled up after 48 h and the hourly rows keep
+    // avg/p95/max, not the samples, so the week's true p95 cannot be had. Its figure is the p95 of
+    // the hours' p95s. An hour counts at its own busy tail, where a mean would flatten a spell; the
+    // week's top 5% of hours (about 8 of 168) are let go, as the day lets go of its top 72 minutes,
+    // so a few hours' weekly backup is not held against the node all week, while a spell that lasts
+    // a working day or recurs nightly is. The max of the hours' maxima would let one spike rule.
+    const week = deps.history.hourly(n.id, t - WEEK);
+    set('cpuP95Week', p95(week.flatMap((h) => (h.cpuP95 === null ? [] : [h.cpuP95 * cores]))));
+    set('memP95Week', p95(week.flatMap((h) => (h.memP95 === null ? [] : [h.memP95]))));
     const latest = deps.store.latestSample(n.id);
     const fs = latest ? filesystemOf(latest.data.filesystems, DOCKER_ROOT) : undefined;
     const w = deps.inventory.get(n.id);

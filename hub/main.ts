@@ -28,6 +28,7 @@ import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
 import type { AlertEngineOptions } from './alerts/engine.ts';
 import { createHubAlerts } from './alerts/hub-alerts.ts';
 import { createNodeServices } from './node-services.ts';
+import { createSampleHistory } from './sample-history.ts';
 
 export interface HubOptions {
   /** Directory for the database and admin token. */
@@ -118,9 +119,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
   const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys }, opts.gateway);
-  const capacity = { store, inventory, recentJobs: () => jobs.list(200), now };
+  const history = createSampleHistory(db);
+  const capacity = { store, history, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
-  const app = await buildServer({ store, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
+  const app = await buildServer({ store, history, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();

@@ -14,7 +14,7 @@ export interface MaintenanceDeps {
 }
 
 export interface MaintenanceOptions {
-  /** Raw samples are kept at least this long (default 48 h; placement reads the last day). */
+  /** Raw samples are kept at least this long (default 48 h; placement reads the last day raw, and the week from hourly rows and raw samples alike). */
   rawRetentionMs?: number;
   /** Events are kept this long (default 30 days). */
   eventRetentionMs?: number;

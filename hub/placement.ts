@@ -5,9 +5,11 @@
  * first. Pure: the caller (hub/capacity.ts) gathers what the nodes use, so
  * the same figures always give the same answer.
  *
- * What a node uses is the larger of its p95 over the last hour and the last
- * day (a nightly batch job must not look like free room at noon), plus what
- * recent deploys reserved that the samples cannot show yet. A share of every
+ * What a node uses is the largest of its p95 over the last hour, the last
+ * day and the last week (a nightly batch job must not look like free room at
+ * noon, nor Monday's payroll run on a quiet Sunday), plus what recent
+ * deploys reserved that the samples cannot show yet. The week's figure comes
+ * from hourly rows (see hub/capacity.ts for how). A share of every
  * node (the headroom, 10% by default) is never handed out.
  *
  * Scoring of feasible nodes. "Fullness" is the larger of the CPU and memory
@@ -66,8 +68,11 @@ export interface NodeCapacity {
   memoryBytes: number;
   /** Free bytes where deploys land; null when unknown. */
   diskFreeBytes: number | null;
-  /** Measured use, p95 over the last hour and day: cores and bytes. Absent without samples in that window. */
-  usage: { cpuP95Hour?: number; cpuP95Day?: number; memP95Hour?: number; memP95Day?: number };
+  /** Measured use, p95 over the last hour, day and week: cores and bytes. Absent without samples in that window. */
+  usage: {
+    cpuP95Hour?: number; cpuP95Day?: number; cpuP95Week?: number;
+    memP95Hour?: number; memP95Day?: number; memP95Week?: number;
+  };
   /** Held by recent deploys that the samples may not show yet. */
   reserved: { cpu: number; memoryBytes: number; diskBytes: number };
   portsInUse: { port: number; protocol: 'tcp' | 'udp' }[];
@@ -91,6 +96,9 @@ export interface Rejection {
   message: string;
 }
 
+/** A span a node's p95 use is taken over. */
+export type UseWindow = 'hour' | 'day' | 'week';
+
 /** One node in the answer. */
 export interface RankedNode {
   node: string;
@@ -102,11 +110,15 @@ export interface RankedNode {
   /** Why it scored as it did. */
   notes: string[];
   figures: {
-    /** p95 use plus reservations, in cores. */
+    /** p95 use (the largest of the hour's, day's and week's) plus reservations, in cores. */
     cpuUsed: number;
+    /** The window whose p95 counted for CPU (the shortest one on a tie); null without samples. */
+    cpuUsedOver: UseWindow | null;
     /** Cores left after placing, below the headroom line; negative when short. */
     cpuFreeAfter: number;
     memoryUsedBytes: number;
+    /** The window whose p95 counted for memory (the shortest one on a tie); null without samples. */
+    memoryUsedOver: UseWindow | null;
     memoryFreeAfterBytes: number;
     /** Null when the node's free disk is unknown. */
     diskFreeAfterBytes: number | null;
@@ -241,6 +253,14 @@ function sameImage(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** The largest of the windows' figures, and which window it is; a longer window wins only when strictly larger, so a steady node reads "hour". */
+function measured(figures: [UseWindow, number | undefined][]): { use: number; over: UseWindow | null } {
+  let use = 0;
+  let over: UseWindow | null = null;
+  for (const [w, v] of figures) if (v !== undefined && (over === null || v > use)) { use = v; over = w; }
+  return { use, over };
+}
+
 function check(req: PlacementRequest, n: NodeCapacity, headroom: number): Checked {
   const reasons: Rejection[] = [];
   const notes: string[] = [];
@@ -259,24 +279,32 @@ function check(req: PlacementRequest, n: NodeCapacity, headroom: number): Checke
   }
 
   const { usage, reserved } = n;
-  const cpuMeasured = usage.cpuP95Hour !== undefined || usage.cpuP95Day !== undefined;
-  const memMeasured = usage.memP95Hour !== undefined || usage.memP95Day !== undefined;
+  const cpu = measured([['hour', usage.cpuP95Hour], ['day', usage.cpuP95Day], ['week', usage.cpuP95Week]]);
+  const mem = measured([['hour', usage.memP95Hour], ['day', usage.memP95Day], ['week', usage.memP95Week]]);
+  const cpuMeasured = cpu.over !== null;
+  const memMeasured = mem.over !== null;
   const sizeKnown = n.cpuCores > 0 && n.memoryBytes > 0;
   if (!sizeKnown) {
     const missing = [n.cpuCores > 0 ? '' : 'CPU count', n.memoryBytes > 0 ? '' : 'memory size'].filter(Boolean).join(' or ');
     reasons.push({ code: 'unknown-capacity', message: `size unknown: no ${missing} from the agent yet` });
   }
-  else if (!n.online && (!cpuMeasured || !memMeasured)) reasons.push({ code: 'unknown-capacity', message: 'use unknown: no samples in the last day and the node is offline' });
-  else if (!cpuMeasured || !memMeasured) notes.push(`no samples yet for ${!cpuMeasured && !memMeasured ? 'CPU or memory' : !cpuMeasured ? 'CPU' : 'memory'} in the last day: use counted as 0`);
+  else if (!n.online && (!cpuMeasured || !memMeasured)) reasons.push({ code: 'unknown-capacity', message: 'use unknown: no samples in the last week and the node is offline' });
+  else if (!cpuMeasured || !memMeasured) notes.push(`no samples yet for ${!cpuMeasured && !memMeasured ? 'CPU or memory' : !cpuMeasured ? 'CPU' : 'memory'} in the last week: use counted as 0`);
 
-  const cpuMeasuredUse = Math.max(usage.cpuP95Hour ?? 0, usage.cpuP95Day ?? 0);
-  const memMeasuredUse = Math.max(usage.memP95Hour ?? 0, usage.memP95Day ?? 0);
+  const cpuMeasuredUse = cpu.use;
+  const memMeasuredUse = mem.use;
+  // Say so when a longer window decides: the node may look idle right now, and the figure would puzzle.
+  const hourNote = (v: number | undefined, fmt: (n: number) => string) => (v === undefined ? '' : `, above the last hour's ${fmt(v)}`);
+  if (cpu.over === 'day' || cpu.over === 'week') notes.push(`CPU counted at its p95 over the last ${cpu.over} (${fmtCores(cpu.use)}${hourNote(usage.cpuP95Hour, fmtCores)})`);
+  if (mem.over === 'day' || mem.over === 'week') notes.push(`memory counted at its p95 over the last ${mem.over} (${fmtBytes(mem.use)}${hourNote(usage.memP95Hour, fmtBytes)})`);
   const cpuUsed = cpuMeasuredUse + reserved.cpu;
   const memUsed = memMeasuredUse + reserved.memoryBytes;
   if (reserved.cpu > 0 || reserved.memoryBytes > 0 || reserved.diskBytes > 0) {
     notes.push(`recent deploys hold ${fmtCores(reserved.cpu)}, ${fmtBytes(reserved.memoryBytes)} memory${reserved.diskBytes > 0 ? `, ${fmtBytes(reserved.diskBytes)} disk` : ''}`);
   }
-  const held = (measured: string, r: number, fmt: (n: number) => string) => (r > 0 ? `p95 use ${measured} + ${fmt(r)} held by recent deploys` : `p95 use ${measured}`);
+  const over = (w: UseWindow | null) => (w === 'day' || w === 'week' ? ` over the last ${w}` : '');
+  const held = (measured: string, w: UseWindow | null, r: number, fmt: (n: number) => string) =>
+    `p95 use ${measured}${over(w)}${r > 0 ? ` + ${fmt(r)} held by recent deploys` : ''}`;
 
   const cpuCap = n.cpuCores * (1 - headroom);
   const memCap = n.memoryBytes * (1 - headroom);
@@ -285,11 +313,11 @@ function check(req: PlacementRequest, n: NodeCapacity, headroom: number): Checke
   let shortfall = 0;
   // A request that asks for no CPU (or memory) is not turned away by a busy node: it asked for nothing.
   if (n.cpuCores > 0 && req.cpu > 0 && cpuFreeAfter < 0) {
-    reasons.push({ code: 'cpu', message: `needs ${fmtCores(req.cpu)}, ${num(Math.max(0, cpuCap - cpuUsed))} free of ${num(n.cpuCores)} after ${pct(headroom)} headroom (${held(num(cpuMeasuredUse), reserved.cpu, num)})` });
+    reasons.push({ code: 'cpu', message: `needs ${fmtCores(req.cpu)}, ${num(Math.max(0, cpuCap - cpuUsed))} free of ${num(n.cpuCores)} after ${pct(headroom)} headroom (${held(num(cpuMeasuredUse), cpu.over, reserved.cpu, num)})` });
     shortfall += -cpuFreeAfter / n.cpuCores;
   }
   if (n.memoryBytes > 0 && req.memoryBytes > 0 && memFreeAfter < 0) {
-    reasons.push({ code: 'memory', message: `needs ${fmtBytes(req.memoryBytes)} memory, ${fmtBytes(Math.max(0, memCap - memUsed))} free of ${fmtBytes(n.memoryBytes)} after ${pct(headroom)} headroom (${held(fmtBytes(memMeasuredUse), reserved.memoryBytes, fmtBytes)})` });
+    reasons.push({ code: 'memory', message: `needs ${fmtBytes(req.memoryBytes)} memory, ${fmtBytes(Math.max(0, memCap - memUsed))} free of ${fmtBytes(n.memoryBytes)} after ${pct(headroom)} headroom (${held(fmtBytes(memMeasuredUse), mem.over, reserved.memoryBytes, fmtBytes)})` });
     shortfall += -memFreeAfter / n.memoryBytes;
   }
   let diskFreeAfter: number | null = null;
@@ -319,7 +347,7 @@ function check(req: PlacementRequest, n: NodeCapacity, headroom: number): Checke
   return {
     node: n.name, feasible: reasons.length === 0, score: 0, reasons, notes, shortfall,
     figures: {
-      cpuUsed, cpuFreeAfter, memoryUsedBytes: memUsed, memoryFreeAfterBytes: memFreeAfter, diskFreeAfterBytes: diskFreeAfter,
+      cpuUsed, cpuUsedOver: cpu.over, cpuFreeAfter, memoryUsedBytes: memUsed, memoryUsedOver: mem.over, memoryFreeAfterBytes: memFreeAfter, diskFreeAfterBytes: diskFreeAfter,
       cpuUseAfter, memoryUseAfter, imagePresent,
     },
   };

@@ -20,6 +20,7 @@ import { registerPrometheusSd } from './routes/prometheus-sd.ts';
 import { registerDeployRoutes } from './routes/deploys.ts';
 import type { DeployService } from './deploys.ts';
 import type { CapacityDeps } from './capacity.ts';
+import type { HourPoint, SampleHistory } from './sample-history.ts';
 import type { AlertEngine } from './alerts/engine.ts';
 import { registerAlertRoutes } from './routes/alerts.ts';
 import type { SilenceStore } from './alerts/silences.ts';
@@ -34,6 +35,8 @@ import type { HubMetrics } from './metrics/metrics.ts';
 
 export interface ServerDeps {
   store: Store;
+  /** A node's use by the hour, for `samples?resolution=1h`. */
+  history: Pick<SampleHistory, 'hourly'>;
   tokens: TokenService;
   gateway: AgentGateway;
   inventory: Pick<Inventory, 'get' | 'views'>;
@@ -53,6 +56,20 @@ export interface ServerDeps {
   silences: SilenceStore;
 }
 
+
+const WEEK_MS = 7 * 86_400_000;
+const percent = (f: number | null) => (f === null ? null : Math.round(f * 1000) / 10);
+const wholeBytes = (b: number | null) => (b === null ? null : Math.round(b));
+
+/** One hour of `samples?resolution=1h`: CPU in percent of the node and memory in bytes, as the raw samples show them. */
+function hourView(h: HourPoint) {
+  return {
+    ts: new Date(h.hour).toISOString(),
+    n: h.n,
+    cpuPercent: { avg: percent(h.cpuAvg), p95: percent(h.cpuP95), max: percent(h.cpuMax) },
+    memUsedBytes: { avg: wholeBytes(h.memAvg), p95: wholeBytes(h.memP95), max: wholeBytes(h.memMax) },
+  };
+}
 
 /** Builds the fastify app with every route; the caller decides whether and where to listen. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -116,13 +133,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return nodeDetail(store, n);
     });
 
-    api.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>('/nodes/:name/samples', async (req) => {
+    api.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string; resolution?: string } }>('/nodes/:name/samples', async (req) => {
       const n = store.getNodeByName(req.params.name);
       if (!n) throw nodeNotFound(`no node named '${req.params.name}'`);
-      const since = req.query.since === undefined ? 0 : /^\d+$/.test(req.query.since) ? Number(req.query.since) : Date.parse(req.query.since);
-      if (Number.isNaN(since)) throw badRequest(`since must be milliseconds since the epoch or an ISO time, not ${JSON.stringify(req.query.since)}`);
+      const resolution = req.query.resolution ?? 'raw';
+      if (resolution !== 'raw' && resolution !== '1h') throw badRequest(`resolution must be raw or 1h, not ${JSON.stringify(resolution)}`);
+      // Raw samples are kept 48 h, so "all of them" is a fair default; hours go back further and default to a week.
+      const q = req.query.since;
+      const ago = q === undefined ? undefined : parseDuration(q);
+      const since = q === undefined ? (resolution === '1h' ? deps.now() - WEEK_MS : 0)
+        : ago !== undefined ? deps.now() - ago : /^\d+$/.test(q) ? Number(q) : Date.parse(q);
+      if (Number.isNaN(since)) throw badRequest(`since must be milliseconds since the epoch, an ISO time or a duration like 7d, not ${JSON.stringify(q)}`);
       const limit = req.query.limit === undefined ? 10_000 : Number(req.query.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw badRequest('limit must be an integer from 1 to 100000');
+      if (resolution === '1h') {
+        return { node: n.name, resolution, samples: deps.history.hourly(n.id, since).slice(0, limit).map(hourView) };
+      }
       return {
         node: n.name,
         ackedSeq: n.ackedSeq,

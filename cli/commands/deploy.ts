@@ -25,8 +25,8 @@ export const RECOMMEND_USAGE = `Usage: muster recommend [--cpu CORES] [--memory 
 
 Ranks every node for a new service: the ones it fits on, best first, with the
 figures behind the score (free CPU and memory after placing it, from the p95
-of the last hour and day plus what recent deploys reserved), and the ones it
-does not fit on with every reason. Nothing is started.
+of the last hour, day and week plus what recent deploys reserved), and the
+ones it does not fit on with every reason. Nothing is started.
 
 Options:
   --cpu CORES          cores it needs: 0.5, 2, 500m

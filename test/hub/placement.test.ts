@@ -121,6 +121,32 @@ test('the day\'s p95 counts when it is higher than the hour\'s, and the hour\'s 
   assert.ok(ranked(a, 'fresh').feasible);
 });
 
+test('the week\'s p95 counts when it is the highest, and the reason and notes say it was the week', () => {
+  const quiet = { cpuP95Hour: 0.5, cpuP95Day: 0.5, memP95Hour: GiB, memP95Day: GiB };
+  const a = rankPlacements(request({ cpu: 1, memoryBytes: 2 * GiB }), [
+    node('weekly', { usage: { ...quiet, cpuP95Week: 3.2, memP95Week: 6 * GiB } }),
+    node('steady', { usage: { ...quiet, cpuP95Week: 0.5, memP95Week: GiB } }),
+    node('back', { usage: { cpuP95Week: 1.5, memP95Week: 3 * GiB } }),
+  ]);
+  assert.equal(codes(a, 'weekly'), ['cpu', 'memory']);
+  assert.equal(messages(a, 'weekly'), [
+    'needs 1 core, 0.4 free of 4 after 10% headroom (p95 use 3.2 over the last week)',
+    'needs 2.0 GiB memory, 1.2 GiB free of 8.0 GiB after 10% headroom (p95 use 6.0 GiB over the last week)',
+  ]);
+  const w = ranked(a, 'weekly').figures;
+  assert.equal([w.cpuUsed, w.cpuUsedOver, w.memoryUsedBytes, w.memoryUsedOver], [3.2, 'week', 6 * GiB, 'week']);
+  assert.ok(ranked(a, 'weekly').notes.includes('CPU counted at its p95 over the last week (3.2 cores, above the last hour\'s 0.5 cores)'));
+  const s = ranked(a, 'steady');
+  assert.ok(s.feasible);
+  assert.equal([s.figures.cpuUsed, s.figures.cpuUsedOver], [0.5, 'hour'], 'a tie goes to the hour');
+  assert.not.ok(s.notes.some((x) => x.includes('counted at its p95')));
+  // Back after two days away: nothing in the last day, but the week still says what it uses.
+  const b = ranked(a, 'back');
+  assert.equal([b.figures.cpuUsed, b.figures.cpuUsedOver, b.figures.memoryUsedBytes], [1.5, 'week', 3 * GiB]);
+  assert.not.ok(b.notes.some((x) => x.startsWith('no samples yet')));
+  assert.is(a.best, 'back', 'binpack: the fuller of the two that fit');
+});
+
 test('without samples: an online node counts its use as 0 with a note; offline or sizeless, its capacity is unknown', () => {
   const a = rankPlacements(request(), [
     node('new', { usage: {} }),
@@ -129,11 +155,11 @@ test('without samples: an online node counts its use as 0 with a note; offline o
     node('nofacts', { cpuCores: 0, memoryBytes: 0, platform: null, usage: {} }),
   ]);
   assert.equal(feasible(a), ['half-new', 'new'], 'binpack: half-new is fuller, its CPU being measured');
-  assert.ok(ranked(a, 'new').notes.includes('no samples yet for CPU or memory in the last day: use counted as 0'));
+  assert.ok(ranked(a, 'new').notes.includes('no samples yet for CPU or memory in the last week: use counted as 0'));
   assert.is(ranked(a, 'new').figures.cpuUsed, 0);
-  assert.ok(ranked(a, 'half-new').notes.includes('no samples yet for memory in the last day: use counted as 0'));
+  assert.ok(ranked(a, 'half-new').notes.includes('no samples yet for memory in the last week: use counted as 0'));
   assert.equal(codes(a, 'gone'), ['offline', 'unknown-capacity']);
-  assert.equal(messages(a, 'gone')[1], 'use unknown: no samples in the last day and the node is offline');
+  assert.equal(messages(a, 'gone')[1], 'use unknown: no samples in the last week and the node is offline');
   assert.equal(codes(a, 'nofacts'), ['unknown-capacity']);
   assert.equal(messages(a, 'nofacts'), ['size unknown: no CPU count or memory size from the agent yet']);
   assert.equal(codes(rankPlacements(request(), [node('gone-sampled', { online: false })]), 'gone-sampled'), ['offline'],

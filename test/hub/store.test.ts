@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { createStore } from '../../hub/store.ts';
+import { createStore, openDatabase } from '../../hub/store.ts';
+import { createSampleHistory } from '../../hub/sample-history.ts';
 import { createTokenService } from '../../hub/tokens.ts';
 import { MIGRATIONS } from '../../hub/migrations.ts';
 import { tempDir } from '../helpers/processes.ts';
@@ -55,7 +56,8 @@ test('samples are stored once: a replay does not duplicate and the acked seq onl
 });
 
 test('rollup turns raw samples older than the retention into hourly rows with p95 and max', () => {
-  const s = createStore({ path: ':memory:' });
+  const db = openDatabase(':memory:');
+  const s = createStore({ db });
   const n = s.joinNode('n', 'm', 0);
   const rows = Array.from({ length: 100 }, (_, i) => ({ sample: { seq: i + 1, ts: i * 10_000, data }, cpuUsed: (i + 1) / 100, memUsed: i }));
   s.insertSamples(n.id, rows, 0, 0);
@@ -64,7 +66,13 @@ test('rollup turns raw samples older than the retention into hourly rows with p9
   const removed = s.rollup(2 * HOUR);
   assert.is(removed, 100);
   assert.equal(s.samplePoints(n.id, 0, 1000).map((p) => p.seq), [101], 'recent samples stay raw');
+  // The rolled-up hour lives on as a row with its samples' figures, read back the way the API and placement read it.
+  assert.equal(createSampleHistory(db).hourly(n.id, 0), [
+    { hour: 0, n: 100, cpuAvg: 0.505, cpuP95: 0.95, cpuMax: 1, memAvg: 49.5, memP95: 94, memMax: 99 },
+    { hour: 5 * HOUR, n: 1, cpuAvg: 0.5, cpuP95: 0.5, cpuMax: 0.5, memAvg: 1, memP95: 1, memMax: 1 },
+  ]);
   s.close();
+  db.close();
 });
 
 test('tokens: only the hash is stored; wrong, expired and revoked tokens do not verify', () => {
