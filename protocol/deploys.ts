@@ -6,9 +6,7 @@
  * answers with the result it recorded then, and runs nothing again.
  */
 import { Type, type Static } from '@sinclair/typebox';
-
-const Str = (max = 256) => Type.String({ maxLength: max });
-const NonNeg = () => Type.Number({ minimum: 0 });
+import { EpochMs, Str } from './bounds.ts';
 
 /** Docker's rule for container names. */
 export const CONTAINER_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$';
@@ -47,7 +45,7 @@ export const ContainerSpec = Type.Object({
   restart: RestartPolicy,
   /** CPU limit in cores (0.5 = half a core). */
   cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
-  memoryBytes: Type.Optional(Type.Integer({ minimum: 4 * 1024 * 1024 })),
+  memoryBytes: Type.Optional(Type.Integer({ minimum: 4 * 1024 * 1024, maximum: 2 ** 53 })),
   /** `linux/arm64`, `linux/amd64`, `linux/arm/v7`. */
   platform: Type.Optional(Str(64)),
 });
@@ -65,7 +63,7 @@ export const DeployAction = Type.Union([
 export const DeployRequest = Type.Object({
   type: Type.Literal('deploy'),
   id: Type.String({ pattern: JOB_ID_PATTERN }),
-  deadline: NonNeg(),
+  deadline: EpochMs(),
   action: DeployAction,
 });
 
@@ -79,7 +77,7 @@ export const DeployStep = Type.Union([
 export const DeployProgress = Type.Object({
   type: Type.Literal('deployProgress'),
   id: Type.String({ pattern: JOB_ID_PATTERN }),
-  ts: NonNeg(),
+  ts: EpochMs(),
   step: DeployStep,
   message: Str(4096),
 });
@@ -88,7 +86,7 @@ export const DeployProgress = Type.Object({
 export const DeployResult = Type.Object({
   type: Type.Literal('deployResult'),
   id: Type.String({ pattern: JOB_ID_PATTERN }),
-  ts: NonNeg(),
+  ts: EpochMs(),
   outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('refused')]),
   message: Str(4096),
   /** The container the deploy left running, when it started one. */

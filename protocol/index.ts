@@ -1,5 +1,6 @@
 /** The only module both the agent and the hub import. */
 export * from './version.ts';
+export { MAX_COUNTER, MAX_EPOCH_MS, MAX_EPOCH_S, MAX_PID, MAX_SEQ } from './bounds.ts';
 export * from './close-codes.ts';
 export * from './messages.ts';
 export * from './workloads.ts';

@@ -2,15 +2,10 @@
  * The agent <-> hub wire contract: one JSON message per WebSocket frame,
  * discriminated by `type`. Both ends validate every frame against these schemas.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { WorkloadsMessage } from './workloads.ts';
 import { DeployProgress, DeployRequest, DeployResult } from './deploys.ts';
-
-const Str = (max = 256) => Type.String({ maxLength: max });
-const Num = () => Type.Number();
-const NonNeg = () => Type.Number({ minimum: 0 });
-const Count = () => Type.Integer({ minimum: 0 });
-const List = <T extends TSchema>(item: T, max = 1024) => Type.Array(item, { maxItems: max });
+import { Count, Counter, EpochMs, EpochS, List, Seq, Str } from './bounds.ts';
 
 /** A collector that could not run on this host, and why. */
 export const Unavailable = Type.Object({ collector: Str(64), reason: Str(1024) });
@@ -19,7 +14,7 @@ export const FilesystemFact = Type.Object({
   mountpoint: Str(1024),
   device: Str(1024),
   fstype: Str(64),
-  sizeBytes: NonNeg(),
+  sizeBytes: Counter(),
 });
 
 export const AddressFact = Type.Object({
@@ -38,13 +33,13 @@ export const HostFacts = Type.Object({
   kernel: Str(),
   arch: Str(32),
   platform: Str(64),
-  cpu: Type.Object({ model: Str(), cores: Count() }),
-  memoryBytes: NonNeg(),
-  swapBytes: NonNeg(),
+  cpu: Type.Object({ model: Str(), cores: Count(65_536) }),
+  memoryBytes: Counter(),
+  swapBytes: Counter(),
   filesystems: List(FilesystemFact, 256),
   addresses: List(AddressFact, 512),
   /** Seconds since the epoch, like node_boot_time_seconds. */
-  bootTime: NonNeg(),
+  bootTime: EpochS(),
   rebootRequired: Type.Boolean(),
   rebootRequiredPackages: List(Str(), 1024),
   agentVersion: Str(64),
@@ -55,45 +50,49 @@ export const HostFacts = Type.Object({
 
 export const CpuTimes = Type.Object({
   cpu: Str(16),
-  user: NonNeg(), nice: NonNeg(), system: NonNeg(), idle: NonNeg(),
-  iowait: NonNeg(), irq: NonNeg(), softirq: NonNeg(), steal: NonNeg(),
+  user: Counter(), nice: Counter(), system: Counter(), idle: Counter(),
+  iowait: Counter(), irq: Counter(), softirq: Counter(), steal: Counter(),
 });
 
 export const MemoryUse = Type.Object({
-  totalBytes: NonNeg(),
-  availableBytes: NonNeg(),
-  freeBytes: NonNeg(),
-  buffersBytes: NonNeg(),
-  cachedBytes: NonNeg(),
-  swapTotalBytes: NonNeg(),
-  swapFreeBytes: NonNeg(),
+  totalBytes: Counter(),
+  availableBytes: Counter(),
+  freeBytes: Counter(),
+  buffersBytes: Counter(),
+  cachedBytes: Counter(),
+  swapTotalBytes: Counter(),
+  swapFreeBytes: Counter(),
 });
 
 export const FilesystemUse = Type.Object({
   mountpoint: Str(1024),
   device: Str(1024),
   fstype: Str(64),
-  sizeBytes: NonNeg(),
-  freeBytes: NonNeg(),
-  availBytes: NonNeg(),
-  files: NonNeg(),
-  filesFree: NonNeg(),
+  sizeBytes: Counter(),
+  freeBytes: Counter(),
+  availBytes: Counter(),
+  files: Counter(),
+  filesFree: Counter(),
 });
 
 export const NetworkUse = Type.Object({
   iface: Str(64),
-  rxBytes: NonNeg(), txBytes: NonNeg(),
-  rxPackets: NonNeg(), txPackets: NonNeg(),
-  rxErrors: NonNeg(), txErrors: NonNeg(),
-  rxDropped: NonNeg(), txDropped: NonNeg(),
+  rxBytes: Counter(), txBytes: Counter(),
+  rxPackets: Counter(), txPackets: Counter(),
+  rxErrors: Counter(), txErrors: Counter(),
+  rxDropped: Counter(), txDropped: Counter(),
 });
 
-export const Temperature = Type.Object({ sensor: Str(128), celsius: Num() });
+/** Degrees Celsius; -273 is absolute zero, and no sensor a node reads survives 1,000. */
+export const Temperature = Type.Object({ sensor: Str(128), celsius: Type.Number({ minimum: -273.15, maximum: 1000 }) });
+
+/** Load averages: runnable tasks, bounded far above any real host. */
+const Load = () => Type.Number({ minimum: 0, maximum: 1e7 });
 
 /** One measurement of a node's resource use. Counters stay counters (seconds, bytes since boot). */
 export const SampleData = Type.Object({
   cpu: List(CpuTimes, 1024),
-  load: Type.Tuple([NonNeg(), NonNeg(), NonNeg()]),
+  load: Type.Tuple([Load(), Load(), Load()]),
   memory: MemoryUse,
   filesystems: List(FilesystemUse, 256),
   network: List(NetworkUse, 512),
@@ -103,9 +102,20 @@ export const SampleData = Type.Object({
 
 /** A sample with its place in the agent's sequence. Sequence numbers start at 1 and never skip. */
 export const Sample = Type.Object({
-  seq: Type.Integer({ minimum: 1 }),
-  ts: NonNeg(),
+  seq: Seq(),
+  ts: EpochMs(),
   data: SampleData,
+});
+
+/**
+ * Records the agent lost, by reason, since its journal began: `overflow`
+ * (the journal hit its size bound), `expired` (older than its age bound),
+ * `corrupt` (a torn or damaged record found at start), `renumbered`
+ * (records given new numbers because the hub was ahead of the journal),
+ * `unwritten` (could not be written to disk and did not fit in memory).
+ */
+export const LostCounts = Type.Object({
+  overflow: Count(), expired: Count(), corrupt: Count(), renumbered: Count(), unwritten: Count(),
 });
 
 export const JoinAuth = Type.Object({ kind: Type.Literal('join'), token: Str(512) });
@@ -114,7 +124,7 @@ export const CredentialAuth = Type.Object({ kind: Type.Literal('credential'), to
 /** First frame of every link: who the agent is and how it proves it. Nothing else is accepted before it. */
 export const Hello = Type.Object({
   type: Type.Literal('hello'),
-  protocol: Type.Integer(),
+  protocol: Count(1_000_000),
   agentVersion: Str(64),
   node: Type.Object({ name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }), machineId: Str(128) }),
   auth: Type.Union([JoinAuth, CredentialAuth]),
@@ -126,11 +136,13 @@ export const FactsMessage = Type.Object({ type: Type.Literal('facts'), facts: Ho
 export const SamplesMessage = Type.Object({
   type: Type.Literal('samples'),
   samples: List(Sample, 500),
-  /** Samples the agent dropped since it started because its outbox was full. */
+  /** Records the agent lost (all reasons of `lost` summed; protocol 1: samples dropped from a full outbox). */
   dropped: Count(),
+  /** Protocol 2: the same loss by reason. */
+  lost: Type.Optional(LostCounts),
 });
 
-export const HeartbeatMessage = Type.Object({ type: Type.Literal('heartbeat'), ts: NonNeg() });
+export const HeartbeatMessage = Type.Object({ type: Type.Literal('heartbeat'), ts: EpochMs() });
 
 /** Every frame an agent may send. */
 export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage, DeployProgress, DeployResult]);
@@ -138,21 +150,42 @@ export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, Hea
 /** The hub's answer to a good hello. `credential` is present only after a join. */
 export const Welcome = Type.Object({
   type: Type.Literal('welcome'),
-  protocol: Type.Integer(),
+  protocol: Count(1_000_000),
   node: Str(63),
   credential: Type.Optional(Str(512)),
-  /** Highest sample sequence number the hub has stored for this node. */
+  /** Highest sequence number the hub has durably stored for this node. */
   ackedSeq: Count(),
-  heartbeatMs: Count(),
+  heartbeatMs: Count(3_600_000),
 });
 
-/** Cumulative: every sample up to and including `seq` is stored. */
+/** Cumulative: every record up to and including `seq` is on the hub's disk (fsync'd). */
 export const Ack = Type.Object({ type: Type.Literal('ack'), seq: Count() });
 
 export const ErrorMessage = Type.Object({ type: Type.Literal('error'), code: Str(64), message: Str(1024) });
 
+/**
+ * Protocol 2. The hub stored nothing after its last ack and asks the agent to
+ * stop sending sequenced records (samples, workloads deltas) until `resume`:
+ * its storage failed (disk full, I/O error) or the node spent its write
+ * budget. The agent keeps everything in its journal meanwhile.
+ */
+export const Pause = Type.Object({
+  type: Type.Literal('pause'),
+  code: Str(64),
+  message: Str(1024),
+  /** When the hub expects to take records again; the agent waits for `resume` all the same. */
+  retryAfterMs: Count(86_400_000),
+});
+
+/**
+ * Protocol 2. Send again everything after `ackedSeq`, then a full workloads
+ * snapshot: what arrived during the pause was not stored, and resent deltas
+ * are older than anything the hub saw since.
+ */
+export const Resume = Type.Object({ type: Type.Literal('resume'), ackedSeq: Count() });
+
 /** Every frame the hub may send. */
-export const HubMessage = Type.Union([Welcome, Ack, ErrorMessage, DeployRequest]);
+export const HubMessage = Type.Union([Welcome, Ack, ErrorMessage, DeployRequest, Pause, Resume]);
 
 export type Unavailable = Static<typeof Unavailable>;
 export type FilesystemFact = Static<typeof FilesystemFact>;
@@ -172,5 +205,8 @@ export type HeartbeatMessage = Static<typeof HeartbeatMessage>;
 export type AgentMessage = Static<typeof AgentMessage>;
 export type Welcome = Static<typeof Welcome>;
 export type Ack = Static<typeof Ack>;
+export type LostCounts = Static<typeof LostCounts>;
+export type Pause = Static<typeof Pause>;
+export type Resume = Static<typeof Resume>;
 export type ErrorMessage = Static<typeof ErrorMessage>;
 export type HubMessage = Static<typeof HubMessage>;

@@ -1,8 +1,12 @@
 /** Wire protocol version spoken by this build. The hub refuses a hello with any other version, with a reason. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
-/** Versions of the agent protocol the hub can speak (for the refusal message). */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1];
+/**
+ * Versions of the agent protocol the hub speaks: the current one and the one
+ * before it, so a fleet upgrades node by node. 2 added the journal's
+ * sequenced workloads deltas, `lost` counts, and `pause`/`resume`.
+ */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1, 2];
 
 /** Path of the agent WebSocket endpoint on the hub. */
 export const AGENT_PATH = '/agent/v1';

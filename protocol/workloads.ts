@@ -3,12 +3,8 @@
  * listening sockets. The agent sends them as a snapshot after every connect
  * and as deltas afterwards (only what changed), in `workloads` frames.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-
-const Str = (max = 256) => Type.String({ maxLength: max });
-const NonNeg = () => Type.Number({ minimum: 0 });
-const Count = () => Type.Integer({ minimum: 0 });
-const List = <T extends TSchema>(item: T, max: number) => Type.Array(item, { maxItems: max });
+import { Type, type Static } from '@sinclair/typebox';
+import { Count, Counter, EpochMs, EpochS, List, MAX_PID, Pid, Seq, Str } from './bounds.ts';
 const Labels = () => Type.Record(Type.String({ maxLength: 256 }), Str(4096), { maxProperties: 256 });
 
 /** Longest command line the agent sends; longer ones are cut and end in '…'. */
@@ -24,20 +20,20 @@ export const Owner = Type.Object({
 
 /** One process. Keyed by `pid`; a pid whose `startTime` changed is a new process. */
 export const ProcessInfo = Type.Object({
-  pid: Type.Integer({ minimum: 1 }),
-  ppid: Count(),
+  pid: Pid(),
+  ppid: Count(MAX_PID),
   /** The kernel's short name (`comm`), at most 15 characters on Linux. */
   name: Str(64),
   /** The command line, arguments joined by spaces, cut to MAX_CMDLINE. */
   cmdline: Str(MAX_CMDLINE + 1),
-  uid: Count(),
+  uid: Count(2 ** 32 - 1),
   /** The user name for `uid` from the node's /etc/passwd, or the uid as text. */
   user: Str(64),
   /** Seconds since the epoch. */
-  startTime: NonNeg(),
+  startTime: EpochS(),
   /** utime + stime, in seconds: a counter. */
-  cpuSeconds: NonNeg(),
-  rssBytes: NonNeg(),
+  cpuSeconds: Counter(),
+  rssBytes: Counter(),
   owner: Owner,
 });
 
@@ -62,16 +58,16 @@ export const ContainerInfo = Type.Object({
   state: Str(32),
   /** healthy, unhealthy, starting, or none when the image has no health check. */
   health: Str(32),
-  exitCode: Type.Optional(Type.Integer()),
+  exitCode: Type.Optional(Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 31 - 1 })),
   /** Milliseconds since the epoch; absent when never started / never finished. */
-  startedAt: Type.Optional(NonNeg()),
-  finishedAt: Type.Optional(NonNeg()),
-  restartCount: Count(),
+  startedAt: Type.Optional(EpochMs()),
+  finishedAt: Type.Optional(EpochMs()),
+  restartCount: Count(2 ** 31),
   restartPolicy: Str(64),
   /** True when it stopped because someone asked (docker stop/kill), not by itself: an exit code of 137 then is no crash. */
   stopRequested: Type.Optional(Type.Boolean()),
   /** PID of the container's first process on the host, 0 when not running. */
-  pid: Count(),
+  pid: Count(MAX_PID),
   ports: List(PublishedPort, 1024),
   labels: Labels(),
   composeProject: Type.Optional(Str(256)),
@@ -81,13 +77,13 @@ export const ContainerInfo = Type.Object({
 /** What a running container uses, sent every interval (counters stay counters). */
 export const ContainerUse = Type.Object({
   id: Str(64),
-  cpuSeconds: NonNeg(),
-  memoryBytes: NonNeg(),
+  cpuSeconds: Counter(),
+  memoryBytes: Counter(),
   /** Memory minus inactive file cache: what cAdvisor calls the working set. */
-  workingSetBytes: NonNeg(),
-  memoryLimitBytes: Type.Optional(NonNeg()),
-  rxBytes: NonNeg(),
-  txBytes: NonNeg(),
+  workingSetBytes: Counter(),
+  memoryLimitBytes: Type.Optional(Counter()),
+  rxBytes: Counter(),
+  txBytes: Counter(),
 });
 
 /** One systemd unit, keyed by `name` (`nginx.service`). */
@@ -100,11 +96,11 @@ export const UnitInfo = Type.Object({
   activeState: Str(32),
   /** running, exited, dead, failed, auto-restart... */
   subState: Str(32),
-  mainPid: Count(),
-  memoryBytes: Type.Optional(NonNeg()),
-  restarts: Count(),
+  mainPid: Count(MAX_PID),
+  memoryBytes: Type.Optional(Counter()),
+  restarts: Count(2 ** 31),
   /** When the unit entered its current active state, ms since the epoch. */
-  since: Type.Optional(NonNeg()),
+  since: Type.Optional(EpochMs()),
 });
 
 /** A listening TCP socket or a bound UDP socket, keyed by `protocol address:port`. */
@@ -114,7 +110,7 @@ export const ListenPort = Type.Object({
   address: Str(64),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
   /** The process holding it; absent when no visible process holds it (another namespace, no permission). */
-  pid: Type.Optional(Type.Integer({ minimum: 1 })),
+  pid: Type.Optional(Pid()),
   process: Type.Optional(Str(64)),
   owner: Owner,
 });
@@ -129,7 +125,7 @@ export const WorkloadLists = Type.Object({
 
 /** Keys of removed items of each kind. */
 export const WorkloadKeys = Type.Object({
-  processes: List(Type.Integer({ minimum: 1 }), 65536),
+  processes: List(Pid(), 65536),
   containers: List(Str(64), 4096),
   units: List(Str(256), 65536),
   ports: List(Str(96), 65536),
@@ -155,8 +151,14 @@ export const CollectorStates = Type.Object({
  */
 export const WorkloadsMessage = Type.Object({
   type: Type.Literal('workloads'),
-  ts: NonNeg(),
-  sync: Type.Optional(Type.Object({ id: Count(), part: Count(), last: Type.Boolean() })),
+  /**
+   * Protocol 2: a delta's place in the agent's sequence (shared with samples).
+   * Such deltas come from the agent's journal and are acked like samples,
+   * so changes made while the hub was away arrive in order, with their time.
+   */
+  seq: Type.Optional(Seq()),
+  ts: EpochMs(),
+  sync: Type.Optional(Type.Object({ id: Count(), part: Count(100_000), last: Type.Boolean() })),
   upsert: WorkloadLists,
   remove: WorkloadKeys,
   use: List(ContainerUse, 1024),
