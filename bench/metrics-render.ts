@@ -75,7 +75,7 @@ async function main(): Promise<number> {
     const n = store.joinNode(`node-${i}`, `m${i}`, t);
     store.setFacts(n.id, facts(i), t);
     store.setOnline(n.id, true, t);
-    store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: sample(i) }, cpuUsed: 0.1, memUsed: 3e9 }], 0, t);
+    store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: sample(i) }, cpuUsed: 0.1, memUsed: 3e9 }], { dropped: 0 }, t);
     const containers: ContainerInfo[] = Array.from({ length: perNode }, (_, c) => ({
       id: `${i.toString(16).padStart(8, '0')}${c.toString(16).padStart(56, '0')}`, name: `app-${c}-1`, image: `registry.lan/app-${c}:1.${c}`, imageId: 'sha256:x',
       command: '/app', state: 'running', health: 'healthy', restartCount: 0, restartPolicy: 'unless-stopped', pid: 1000 + c,
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
     // Between scrapes, as in a live fleet: every node sends a new sample, its containers' use, and one busy process.
     for (const n of ids) {
       const i = Number(n.name.slice(5));
-      store.insertSamples(n.id, [{ sample: { seq: r + 2, ts: t, data: sample(i + r) }, cpuUsed: 0.1, memUsed: 3e9 }], 0, t);
+      store.insertSamples(n.id, [{ sample: { seq: r + 2, ts: t, data: sample(i + r) }, cpuUsed: 0.1, memUsed: 3e9 }], { dropped: 0 }, t);
       const w = inventory.get(n.id)!;
       // And on one node in a hundred a process restarts (a new pid): what runs changed, so the services series are rendered again too.
       const churn: ProcessInfo[] = i % 100 === r % 100 ? [{ ...w.processes.get('100')!, pid: 100_000 + r, startTime: 1_800_000_000 + r }] : [];

@@ -53,6 +53,10 @@ interface Entry {
   /** True once a full snapshot (or stored state) exists: the first snapshot of a new node is not news. */
   known: boolean;
   sync?: Sync;
+  /** Memory may hold what the disk does not (a commit failed): the next snapshot rewrites the node's rows. */
+  unsynced?: boolean;
+  /** True while the parts of such a rewriting snapshot arrive. */
+  rewriting?: boolean;
 }
 
 export interface InventoryDeps {
@@ -69,8 +73,13 @@ export interface NodeRef {
 }
 
 export interface Inventory {
-  /** Applies one `workloads` frame from a node; returns the events it caused. */
-  apply(node: { id: number; name: string }, msg: WorkloadsMessage): NewEvent[];
+  /**
+   * Applies one `workloads` frame from a node; returns the events it caused.
+   * `at` is when it happened (a delta replayed from the agent's journal), default now.
+   */
+  apply(node: { id: number; name: string }, msg: WorkloadsMessage, at?: number): NewEvent[];
+  /** After a failed commit: memory may be ahead of the disk, so each node's next snapshot rewrites all its rows. */
+  markUnsynced(): void;
   /** One node's workloads, or undefined when it never reported any. */
   get(nodeId: number): NodeWorkloads | undefined;
   /** Views of the given nodes, for buildServices. */
@@ -161,11 +170,17 @@ export function createInventory(deps: InventoryDeps): Inventory {
   }
 
   return {
-    apply(node, msg) {
+    apply(node, msg, at) {
       let entry = nodes.get(node.id);
       if (!entry) nodes.set(node.id, (entry = { w: emptyNode(), known: false }));
       const { w } = entry;
-      const ts = now();
+      const ts = at ?? now();
+      let clear = false;
+      if (msg.sync?.part === 0 && entry.unsynced) {
+        entry.unsynced = false;
+        entry.rewriting = true;
+        clear = true;
+      }
       const quiet = !entry.known; // the first inventory of a node: everything is "new", nothing is news
       const derived: DerivedEvent[] = [];
       const upserts: { kind: WorkloadKind; key: string; data: unknown }[] = [];
@@ -178,6 +193,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
           // A part of a snapshot whose beginning we missed: apply it, but do not trust it to say what is gone.
           log.warn({ node: node.name, sync: msg.sync }, 'workload snapshot part out of order; waiting for the next snapshot');
           entry.sync = undefined;
+          if (entry.rewriting) { entry.rewriting = false; entry.unsynced = true; }
         } else {
           entry.sync.next++;
         }
@@ -199,7 +215,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
           changed[kind]++;
           // A process's CPU and memory move every interval; writing them to disk each time costs
           // more than they are worth after a restart (the agent's snapshot on reconnect refreshes them).
-          if (before === undefined || !onlyUsageMoved(kind, before as Items[WorkloadKind], item)) upserts.push({ kind, key, data: item });
+          if (before === undefined || entry.rewriting || !onlyUsageMoved(kind, before as Items[WorkloadKind], item)) upserts.push({ kind, key, data: item });
           if (kind === 'containers' && (item as ContainerInfo).state !== 'running') w.use.delete(key);
           if (!quiet) derived.push(...derive(w, kind, before, item));
         }
@@ -226,6 +242,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
         }
         entry.sync = undefined;
         entry.known = true;
+        entry.rewriting = false;
       }
       for (const r of removes) changed[r.kind]++;
       for (const kind of KINDS) w.versions[kind] += changed[kind];
@@ -237,11 +254,14 @@ export function createInventory(deps: InventoryDeps): Inventory {
 
       const events: NewEvent[] = derived.map((d) => ({ ts, nodeId: node.id, ...d }));
       if (upserts.length || removes.length) w.identityVersion++;
-      if (upserts.length || removes.length || msg.collectors || events.length) {
-        store.apply(node.id, { upserts, removes, ...(msg.collectors ? { collectors: msg.collectors } : {}), events }, ts);
+      if (upserts.length || removes.length || msg.collectors || events.length || clear) {
+        store.apply(node.id, { upserts, removes, ...(msg.collectors ? { collectors: msg.collectors } : {}), events, ...(clear ? { clear } : {}) }, ts);
         notify();
       }
       return events;
+    },
+    markUnsynced() {
+      for (const e of nodes.values()) e.unsynced = true;
     },
     get: (nodeId) => nodes.get(nodeId)?.w,
     views(refs) {

@@ -28,6 +28,9 @@ import { defaultAlertsConfig, type AlertsConfig } from './alerts/config.ts';
 import type { AlertEngineOptions } from './alerts/engine.ts';
 import { createHubAlerts } from './alerts/hub-alerts.ts';
 import { createNodeServices } from './node-services.ts';
+import { createGroupCommit, type GroupCommitOptions } from './group-commit.ts';
+import { createWriteBudget, type WriteBudgetOptions } from './write-budget.ts';
+import { createStorageProbe } from './storage-probe.ts';
 import { createSampleHistory } from './sample-history.ts';
 
 export interface HubOptions {
@@ -51,6 +54,10 @@ export interface HubOptions {
   alerts?: AlertsConfig;
   /** Overrides the alert engine's retry timing (tests). */
   alertOptions?: AlertEngineOptions;
+  /** Group commit timing (default: every 20 ms). */
+  commits?: GroupCommitOptions;
+  /** Per-node write budgets (`--node-bytes-per-minute`, `--node-rows-per-minute`). */
+  writeBudget?: WriteBudgetOptions;
 }
 
 /** Where and how the hub serves DNS. */
@@ -103,26 +110,39 @@ export function ensureAdminToken(tokens: TokenService, dataDir: string): { token
 export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const now = opts.now ?? Date.now;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
   const db = openDatabase(join(opts.dataDir, 'muster.db'));
-  const store = createStore({ db });
+  const commits = createGroupCommit({ db, now, log }, opts.commits);
+  const store = createStore({ db, commits });
   const workloadStore = createWorkloadStore(db);
   const tokens = createTokenService({ store, now });
   const admin = ensureAdminToken(tokens, opts.dataDir);
-  const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
-  const inventory = createInventory({ store: workloadStore, now, log });
+  // Workload changes and events ride the group commit too: one fsync covers a whole batch of frames.
+  const queuedWorkloads = {
+    ...workloadStore,
+    apply: (nodeId: number, changes: Parameters<typeof workloadStore.apply>[1], ts: number) => commits.enqueue(() => workloadStore.apply(nodeId, changes, ts)),
+    appendEvents: (events: Parameters<typeof workloadStore.appendEvents>[0]) => commits.enqueue(() => workloadStore.appendEvents(events)),
+  };
+  const inventory = createInventory({ store: queuedWorkloads, now, log });
   const registry = new Registry();
   const nodeServices = createNodeServices({ inventory });
   const metrics = createHubMetrics({ registry, store, inventory, nodeServices, now }, { stalenessMs: opts.metricsStalenessMs });
   const alertsConfig = opts.alerts ?? defaultAlertsConfig();
-  const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, nodeServices, registry, config: alertsConfig, now, log }, opts.alertOptions);
+  const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, nodeServices, registry, config: alertsConfig, now, log, storage: commits }, opts.alertOptions);
   const jobs = createJobStore(db);
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
-  const gateway = createAgentGateway({ store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys }, opts.gateway);
+  const probe = createStorageProbe(db);
+  const gateway = createAgentGateway({
+    store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys,
+    storage: commits, probeStorage: () => commits.enqueue(probe), budget: createWriteBudget(now, opts.writeBudget),
+  }, opts.gateway);
   const history = createSampleHistory(db);
   const capacity = { store, history, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
-  const app = await buildServer({ store, history, tokens, gateway, inventory, events: workloadStore, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
+  // Events reach the disk with the next group commit; a read commits what waits first, so the API shows every event already applied.
+  const events = { listEvents: (q: Parameters<typeof workloadStore.listEvents>[0]) => { commits.flush(); return workloadStore.listEvents(q); } };
+  const app = await buildServer({ store, history, tokens, gateway, storage: commits, inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();
@@ -154,6 +174,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     await alerts.close();
     maintenance.close();
     await app.close();
+    commits.close();
     db.close();
     throw err;
   }
@@ -177,6 +198,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       await alerts.close();
       maintenance.close();
       await app.close();
+      commits.close();
       db.close();
     },
   };

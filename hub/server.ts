@@ -24,6 +24,7 @@ import type { HourPoint, SampleHistory } from './sample-history.ts';
 import type { AlertEngine } from './alerts/engine.ts';
 import { registerAlertRoutes } from './routes/alerts.ts';
 import type { SilenceStore } from './alerts/silences.ts';
+import type { StorageHealth } from './group-commit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,8 +55,9 @@ export interface ServerDeps {
   capacity: CapacityDeps;
   alerts: Pick<AlertEngine, 'list'>;
   silences: SilenceStore;
+  /** The storage's health, for /healthz; absent, reported healthy. */
+  storage?: { health(): StorageHealth };
 }
-
 
 const WEEK_MS = 7 * 86_400_000;
 const percent = (f: number | null) => (f === null ? null : Math.round(f * 1000) / 10);
@@ -109,7 +111,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   registerMetricsRoute(app, deps.metrics);
 
-  app.get('/healthz', async () => ({ status: 'ok', version: deps.version, agentsConnected: gateway.connected().length }));
+  // 200 while degraded: the hub still serves the API, DNS and /metrics, so a supervisor must not restart it.
+  app.get('/healthz', async () => {
+    const h = deps.storage?.health() ?? { ok: true };
+    return {
+      status: h.ok ? 'ok' : 'degraded',
+      version: deps.version,
+      agentsConnected: gateway.connected().length,
+      storage: h.ok ? { ok: true } : { ok: false, code: h.code, error: h.message, since: new Date(h.since).toISOString(), failedCommits: h.failures },
+    };
+  });
 
   const requireAdmin = async (req: FastifyRequest) => {
     const header = req.headers.authorization;

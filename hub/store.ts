@@ -2,13 +2,22 @@
  * The hub's inventory store: nodes, tokens and samples in SQLite (WAL),
  * behind an interface so the rest of the hub never sees SQL.
  * Statements are prepared once; the schema is versioned by PRAGMA user_version.
+ *
+ * Nodes live in memory (read on every scrape, alert evaluation and API call)
+ * and are written through. Writes on the ingest path (samples, facts, online
+ * state) go through a Committer: at once in tests, batched in the hub's group
+ * commit, with `done` called once they are on disk.
  */
 import Database from 'better-sqlite3';
-import type { HostFacts, Sample, SampleData } from '../protocol/index.ts';
+import type { HostFacts, LostCounts, Sample, SampleData } from '../protocol/index.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { nameTaken } from './errors.ts';
+import { immediateCommitter, type Committer } from './group-commit.ts';
 
-/** A node as the store knows it. */
+/**
+ * A node as the store knows it. The store hands out its live records:
+ * they change as data arrives; callers read them and never write them.
+ */
 export interface NodeRecord {
   id: number;
   name: string;
@@ -18,9 +27,25 @@ export interface NodeRecord {
   firstSeen: number;
   lastSeen: number;
   online: boolean;
+  /** Highest sequence number (samples and workloads deltas) durably stored. */
   ackedSeq: number;
+  /** Records the agent reports lost, every reason summed. */
   dropped: number;
+  /** The same loss by reason, as the agent last reported it (protocol 2 agents). */
+  lost: LostCounts;
+  /** Samples the hub refused for a timestamp outside its window (a node's clock far off). */
+  rejected: number;
 }
+
+/** What a samples frame tells besides its samples: how far it goes, and what the agent lost. */
+export interface SamplesReport {
+  /** The highest sequence number the frame covers (samples refused for their time included); default: the highest row's. */
+  upTo?: number;
+  dropped: number;
+  lost?: LostCounts;
+}
+
+const NO_LOSS: LostCounts = { overflow: 0, expired: 0, corrupt: 0, renumbered: 0, unwritten: 0 };
 
 /** The newest stored sample of a node, with the figures derived at ingest. */
 export interface LatestSample {
@@ -65,14 +90,25 @@ export interface Store {
   getNodeByName(name: string): NodeRecord | undefined;
   getNodeById(id: number): NodeRecord | undefined;
   listNodes(): NodeRecord[];
-  /** Creates the node on first join, or returns the existing one of the same machine; throws MUSTER_ERR_NODE_NAME_TAKEN otherwise. */
+  /** Creates the node on first join, or returns the existing one of the same machine; throws MUSTER_ERR_NODE_NAME_TAKEN otherwise. Written at once. */
   joinNode(name: string, machineId: string, now: number): NodeRecord;
   setFacts(nodeId: number, facts: HostFacts, now: number): void;
   setOnline(nodeId: number, online: boolean, now: number): void;
+  /** Notes that the node was heard from; kept in memory and written by persistLastSeen. */
   touchNode(nodeId: number, now: number): void;
+  /** Writes the last-seen times that moved since the last call (the gateway calls it every minute). */
+  persistLastSeen(): void;
   markAllOffline(): void;
-  /** Stores samples not stored before, in one transaction; returns the node's acked sequence number afterwards. */
-  insertSamples(nodeId: number, rows: SampleRow[], dropped: number, now: number): number;
+  /**
+   * Stores samples not stored before and the agent's loss report, and moves
+   * the node's acked sequence number; `done` runs when that is on disk
+   * (then `ackedSeq` of the node's record is current) or failed.
+   */
+  insertSamples(nodeId: number, rows: SampleRow[], report: SamplesReport, now: number, done?: (err: Error | undefined) => void): void;
+  /** Moves the node's acked sequence number to `seq` (a workloads delta stored meanwhile); `done` as for insertSamples. */
+  advanceAcked(nodeId: number, seq: number, done?: (err: Error | undefined) => void): void;
+  /** Counts samples refused for their timestamp. */
+  countRejected(nodeId: number, n: number): void;
   latestSample(nodeId: number): LatestSample | undefined;
   /** Raw use points of a node since `since` (ms), oldest first. */
   usePoints(nodeId: number, since: number): UsePoint[];
@@ -94,13 +130,19 @@ export interface StoreOptions {
   path?: string;
   /** A database already opened by {@link openDatabase}, shared with other stores; the caller closes it. */
   db?: Database.Database;
+  /** Where ingest writes go (default: each at once, in its own transaction). */
+  commits?: Committer;
 }
 
-/** Opens a database file in WAL mode and brings its schema up to date. */
+/**
+ * Opens a database file in WAL mode and brings its schema up to date.
+ * synchronous=FULL: a commit is fsync'd before it returns, so an ack sent
+ * after it survives a power cut (NORMAL would lose the last commits).
+ */
 export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   try {
@@ -114,25 +156,40 @@ export function openDatabase(path: string): Database.Database {
 
 interface NodeRow {
   id: number; name: string; machine_id: string; facts_json: string | null; agent_version: string | null;
-  first_seen: number; last_seen: number; online: number; acked_seq: number; dropped: number;
+  first_seen: number; last_seen: number; online: number; acked_seq: number | null; lost_json: string | null; rejected: number | null;
 }
 interface TokenRow {
   id: string; role: TokenRole; hash: string; node_id: number | null; label: string;
   created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null;
 }
 
-const toNode = (r: NodeRow): NodeRecord => ({
-  id: r.id,
-  name: r.name,
-  machineId: r.machine_id,
-  facts: r.facts_json ? (JSON.parse(r.facts_json) as HostFacts) : null,
-  agentVersion: r.agent_version,
-  firstSeen: r.first_seen,
-  lastSeen: r.last_seen,
-  online: r.online === 1,
-  ackedSeq: r.acked_seq,
-  dropped: r.dropped,
-});
+const sumLost = (l: LostCounts) => l.overflow + l.expired + l.corrupt + l.renumbered + l.unwritten;
+
+function parseLost(json: string | null): LostCounts {
+  try {
+    return { ...NO_LOSS, ...(JSON.parse(json ?? '{}') as Partial<LostCounts>) };
+  } catch {
+    return { ...NO_LOSS };
+  }
+}
+
+const toNode = (r: NodeRow): NodeRecord => {
+  const lost = parseLost(r.lost_json);
+  return {
+    id: r.id,
+    name: r.name,
+    machineId: r.machine_id,
+    facts: r.facts_json ? (JSON.parse(r.facts_json) as HostFacts) : null,
+    agentVersion: r.agent_version,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    online: r.online === 1,
+    ackedSeq: r.acked_seq ?? 0,
+    dropped: sumLost(lost),
+    lost,
+    rejected: r.rejected ?? 0,
+  };
+};
 
 const toToken = (r: TokenRow): TokenRecord => ({
   id: r.id, role: r.role, hash: r.hash, nodeId: r.node_id, label: r.label,
@@ -140,6 +197,10 @@ const toToken = (r: TokenRow): TokenRecord => ({
 });
 
 const HOUR = 3_600_000;
+
+/** An hour rolled up twice (late samples) keeps the average of all its samples, weighted by their counts. */
+const weightedAvg = (col: string) => `CASE WHEN ${col} IS NULL THEN excluded.${col} WHEN excluded.${col} IS NULL THEN ${col}
+  ELSE (${col} * n + excluded.${col} * excluded.n) / (n + excluded.n) END`;
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -154,24 +215,26 @@ function summarize(values: (number | null)[]): [number | null, number | null, nu
   return [avg, percentile(v, 0.95), v[v.length - 1] ?? null];
 }
 
-/** Opens (and migrates) the database and prepares every statement once. */
+/** Opens (and migrates) the database, loads the nodes, and prepares every statement once. */
 export function createStore(opts: StoreOptions): Store {
   if (!opts.db && !opts.path) throw new Error('createStore needs a path or an open database');
   const owned = !opts.db;
   const db = opts.db ?? openDatabase(opts.path!);
+  const commits = opts.commits ?? immediateCommitter(db);
 
   const q = {
-    nodeByName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
-    nodeById: db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
-    nodes: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY name'),
+    nodes: db.prepare<[], NodeRow>(`SELECT n.id, n.name, n.machine_id, n.facts_json, n.agent_version, n.first_seen, n.last_seen, n.online,
+      p.acked_seq, p.lost_json, p.rejected FROM nodes n LEFT JOIN node_progress p ON p.node_id = n.id`),
     insertNode: db.prepare('INSERT INTO nodes (name, machine_id, first_seen, last_seen) VALUES (?, ?, ?, ?)'),
+    insertProgress: db.prepare('INSERT OR IGNORE INTO node_progress (node_id) VALUES (?)'),
     setFacts: db.prepare('UPDATE nodes SET facts_json = ?, agent_version = ?, last_seen = ? WHERE id = ?'),
     setOnline: db.prepare('UPDATE nodes SET online = ?, last_seen = ? WHERE id = ?'),
     touch: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
     allOffline: db.prepare('UPDATE nodes SET online = 0 WHERE online = 1'),
     insertSample: db.prepare('INSERT OR IGNORE INTO samples (node_id, seq, ts, cpu_used, mem_used, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
-    setAcked: db.prepare('UPDATE nodes SET acked_seq = MAX(acked_seq, ?), dropped = ?, last_seen = ? WHERE id = ?'),
-    ackedSeq: db.prepare<[number], { acked_seq: number }>('SELECT acked_seq FROM nodes WHERE id = ?'),
+    setProgress: db.prepare('UPDATE node_progress SET acked_seq = MAX(acked_seq, ?), lost_json = ? WHERE node_id = ?'),
+    setAcked: db.prepare('UPDATE node_progress SET acked_seq = MAX(acked_seq, ?) WHERE node_id = ?'),
+    setRejected: db.prepare('UPDATE node_progress SET rejected = ? WHERE node_id = ?'),
     latest: db.prepare<[number], { seq: number; ts: number; cpu_used: number | null; mem_used: number | null; data_json: string }>(
       'SELECT seq, ts, cpu_used, mem_used, data_json FROM samples WHERE node_id = ? ORDER BY seq DESC LIMIT 1'),
     rawPoints: db.prepare<[number, number], { ts: number; cpu_used: number | null; mem_used: number | null }>(
@@ -183,8 +246,8 @@ export function createStore(opts: StoreOptions): Store {
     upsertHour: db.prepare(`INSERT INTO sample_hours (node_id, hour, n, cpu_avg, cpu_p95, cpu_max, mem_avg, mem_p95, mem_max)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (node_id, hour) DO UPDATE SET n = n + excluded.n,
-        cpu_avg = excluded.cpu_avg, cpu_p95 = MAX(cpu_p95, excluded.cpu_p95), cpu_max = MAX(cpu_max, excluded.cpu_max),
-        mem_avg = excluded.mem_avg, mem_p95 = MAX(mem_p95, excluded.mem_p95), mem_max = MAX(mem_max, excluded.mem_max)`),
+        cpu_avg = ${weightedAvg('cpu_avg')}, cpu_p95 = MAX(cpu_p95, excluded.cpu_p95), cpu_max = MAX(cpu_max, excluded.cpu_max),
+        mem_avg = ${weightedAvg('mem_avg')}, mem_p95 = MAX(mem_p95, excluded.mem_p95), mem_max = MAX(mem_max, excluded.mem_max)`),
     deleteRaw: db.prepare('DELETE FROM samples WHERE ts < ?'),
     insertToken: db.prepare(`INSERT INTO tokens (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at)
       VALUES (@id, @role, @hash, @nodeId, @label, @createdAt, @expiresAt, @revokedAt, @lastUsedAt)`),
@@ -195,18 +258,21 @@ export function createStore(opts: StoreOptions): Store {
     touchToken: db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?'),
   };
 
+  // Every node in memory, by id and by name; the sorted list is rebuilt only when a node is added.
+  const byId = new Map<number, NodeRecord>();
+  const byName = new Map<string, NodeRecord>();
+  let sorted: NodeRecord[] | undefined;
+  const remember = (n: NodeRecord) => {
+    byId.set(n.id, n);
+    byName.set(n.name, n);
+    sorted = undefined;
+  };
+  for (const row of q.nodes.all()) remember(toNode(row));
+  /** Last-seen times that moved since they were last written. */
+  const unsavedSeen = new Set<number>();
+
   // The newest sample of each node, kept in memory: /metrics and the node list read it on every call.
   const latestCache = new Map<number, LatestSample>();
-
-  const insertSamples = db.transaction((nodeId: number, rows: SampleRow[], dropped: number, now: number) => {
-    let top = 0;
-    for (const { sample, cpuUsed, memUsed } of rows) {
-      q.insertSample.run(nodeId, sample.seq, Math.round(sample.ts), cpuUsed, memUsed, JSON.stringify(sample.data));
-      if (sample.seq > top) top = sample.seq;
-    }
-    q.setAcked.run(top, dropped, now, nodeId);
-    return q.ackedSeq.get(nodeId)?.acked_seq ?? 0;
-  });
 
   const rollup = db.transaction((rawBefore: number) => {
     const cutoff = Math.floor(rawBefore / HOUR) * HOUR;
@@ -226,33 +292,99 @@ export function createStore(opts: StoreOptions): Store {
     return q.deleteRaw.run(cutoff).changes;
   });
 
+  const join = db.transaction((name: string, machineId: string, now: number) => {
+    const id = Number(q.insertNode.run(name, machineId, now, now).lastInsertRowid);
+    q.insertProgress.run(id);
+    return id;
+  });
+
   return {
-    getNodeByName: (name) => { const r = q.nodeByName.get(name); return r && toNode(r); },
-    getNodeById: (id) => { const r = q.nodeById.get(id); return r && toNode(r); },
-    listNodes: () => q.nodes.all().map(toNode),
+    getNodeByName: (name) => byName.get(name),
+    getNodeById: (id) => byId.get(id),
+    listNodes: () => (sorted ??= [...byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))).slice(),
     joinNode(name, machineId, now) {
-      const existing = q.nodeByName.get(name);
+      const existing = byName.get(name);
       if (existing) {
-        if (existing.machine_id !== machineId) {
-          throw nameTaken(`node name '${name}' is held by another machine (machine-id ${existing.machine_id.slice(0, 8)}…)`);
+        if (existing.machineId !== machineId) {
+          throw nameTaken(`node name '${name}' is held by another machine (machine-id ${existing.machineId.slice(0, 8)}…)`);
         }
-        return toNode(existing);
+        return existing;
       }
-      const id = Number(q.insertNode.run(name, machineId, now, now).lastInsertRowid);
-      return toNode(q.nodeById.get(id)!);
+      const id = join(name, machineId, now);
+      const node: NodeRecord = {
+        id, name, machineId, facts: null, agentVersion: null, firstSeen: now, lastSeen: now, online: false,
+        ackedSeq: 0, dropped: 0, lost: { ...NO_LOSS }, rejected: 0,
+      };
+      remember(node);
+      return node;
     },
-    setFacts: (nodeId, facts, now) => void q.setFacts.run(JSON.stringify(facts), facts.agentVersion, now, nodeId),
-    setOnline: (nodeId, online, now) => void q.setOnline.run(online ? 1 : 0, now, nodeId),
-    touchNode: (nodeId, now) => void q.touch.run(now, nodeId),
-    markAllOffline: () => void q.allOffline.run(),
-    insertSamples(nodeId, rows, dropped, now) {
-      const acked = insertSamples(nodeId, rows, dropped, now);
-      const top = rows.reduce<SampleRow | undefined>((best, r) => (!best || r.sample.seq > best.sample.seq ? r : best), undefined);
-      const cached = latestCache.get(nodeId);
-      if (top && (!cached || top.sample.seq > cached.seq)) {
-        latestCache.set(nodeId, { seq: top.sample.seq, ts: Math.round(top.sample.ts), cpuUsed: top.cpuUsed, memUsed: top.memUsed, data: top.sample.data });
-      }
-      return acked;
+    setFacts(nodeId, facts, now) {
+      const n = byId.get(nodeId);
+      if (n) { n.facts = facts; n.agentVersion = facts.agentVersion; n.lastSeen = now; }
+      const json = JSON.stringify(facts);
+      commits.enqueue(() => void q.setFacts.run(json, facts.agentVersion, now, nodeId));
+    },
+    setOnline(nodeId, online, now) {
+      const n = byId.get(nodeId);
+      if (n) { n.online = online; n.lastSeen = now; }
+      unsavedSeen.delete(nodeId);
+      commits.enqueue(() => void q.setOnline.run(online ? 1 : 0, now, nodeId));
+    },
+    touchNode(nodeId, now) {
+      const n = byId.get(nodeId);
+      if (!n) return;
+      n.lastSeen = now;
+      unsavedSeen.add(nodeId);
+    },
+    persistLastSeen() {
+      if (unsavedSeen.size === 0) return;
+      const seen = [...unsavedSeen].flatMap((id) => { const n = byId.get(id); return n ? [[id, n.lastSeen] as const] : []; });
+      unsavedSeen.clear();
+      commits.enqueue(() => { for (const [id, ts] of seen) q.touch.run(ts, id); });
+    },
+    markAllOffline() {
+      for (const n of byId.values()) n.online = false;
+      commits.enqueue(() => void q.allOffline.run());
+    },
+    insertSamples(nodeId, rows, report, now, done) {
+      const n = byId.get(nodeId);
+      let top: SampleRow | undefined;
+      for (const r of rows) if (!top || r.sample.seq > top.sample.seq) top = r;
+      const upTo = Math.max(report.upTo ?? 0, top?.sample.seq ?? 0);
+      const lost = report.lost ?? { ...NO_LOSS, overflow: report.dropped };
+      const lostJson = JSON.stringify(lost);
+      const json = rows.map((r) => JSON.stringify(r.sample.data));
+      commits.enqueue(() => {
+        rows.forEach(({ sample, cpuUsed, memUsed }, i) => q.insertSample.run(nodeId, sample.seq, Math.round(sample.ts), cpuUsed, memUsed, json[i]));
+        q.setProgress.run(upTo, lostJson, nodeId);
+      }, (err) => {
+        if (!err && n) {
+          if (upTo > n.ackedSeq) n.ackedSeq = upTo;
+          n.lost = lost;
+          n.dropped = report.dropped;
+          n.lastSeen = now;
+          unsavedSeen.add(nodeId);
+          const cached = latestCache.get(nodeId);
+          if (top && (!cached || top.sample.seq > cached.seq)) {
+            latestCache.set(nodeId, { seq: top.sample.seq, ts: Math.round(top.sample.ts), cpuUsed: top.cpuUsed, memUsed: top.memUsed, data: top.sample.data });
+          }
+        }
+        done?.(err);
+      });
+    },
+    advanceAcked(nodeId, seq, done) {
+      const n = byId.get(nodeId);
+      commits.enqueue(() => void q.setAcked.run(seq, nodeId), (err) => {
+        if (!err && n && seq > n.ackedSeq) n.ackedSeq = seq;
+        done?.(err);
+      });
+    },
+    countRejected(nodeId, count) {
+      const n = byId.get(nodeId);
+      if (!n || count <= 0) return;
+      n.rejected += count;
+      const total = n.rejected;
+      commits.enqueue(() => void q.setRejected.run(total, nodeId));
     },
     latestSample(nodeId) {
       const cached = latestCache.get(nodeId);

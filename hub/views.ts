@@ -21,7 +21,12 @@ export interface NodeDetailView extends NodeSummaryView {
   machineId: string;
   firstSeen: string;
   facts: NodeRecord['facts'];
-  samples: { ackedSeq: number; dropped: number };
+  /**
+   * The link's sequence state: what the hub has durably stored, what the
+   * agent lost (every reason summed, and by reason), and what the hub
+   * refused for a timestamp outside its window.
+   */
+  samples: { ackedSeq: number; dropped: number; lost: NodeRecord['lost']; rejected: number };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -53,6 +58,6 @@ export function nodeDetail(store: Pick<Store, 'latestSample'>, n: NodeRecord): N
     machineId: n.machineId,
     firstSeen: iso(n.firstSeen),
     facts: n.facts,
-    samples: { ackedSeq: n.ackedSeq, dropped: n.dropped },
+    samples: { ackedSeq: n.ackedSeq, dropped: n.dropped, lost: { ...n.lost }, rejected: n.rejected },
   };
 }

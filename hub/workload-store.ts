@@ -38,6 +38,8 @@ export type NewEvent = Omit<EventRecord, 'id' | 'node'>;
 
 /** Changes to one node's workloads, written in one transaction. */
 export interface WorkloadChanges {
+  /** Delete every stored item of the node first: a snapshot that rewrites what the disk may have missed. */
+  clear?: boolean;
   upserts: { kind: WorkloadKind; key: string; data: unknown }[];
   removes: { kind: WorkloadKind; key: string }[];
   collectors?: CollectorStates;
@@ -79,6 +81,7 @@ export function createWorkloadStore(db: Database.Database): WorkloadStore {
     upsert: db.prepare(`INSERT INTO workloads (node_id, kind, key, data_json, updated_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (node_id, kind, key) DO UPDATE SET data_json = excluded.data_json, updated_at = excluded.updated_at`),
     remove: db.prepare('DELETE FROM workloads WHERE node_id = ? AND kind = ? AND key = ?'),
+    clear: db.prepare('DELETE FROM workloads WHERE node_id = ?'),
     setCollectors: db.prepare(`INSERT INTO workload_collectors (node_id, data_json) VALUES (?, ?)
       ON CONFLICT (node_id) DO UPDATE SET data_json = excluded.data_json`),
     insertEvent: db.prepare('INSERT INTO events (ts, node_id, kind, subject, service, detail_json) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -89,6 +92,7 @@ export function createWorkloadStore(db: Database.Database): WorkloadStore {
     for (const e of events) q.insertEvent.run(Math.round(e.ts), e.nodeId, e.kind, e.subject, e.service, JSON.stringify(e.detail));
   };
   const apply = db.transaction((nodeId: number, c: WorkloadChanges, now: number) => {
+    if (c.clear) q.clear.run(nodeId);
     for (const u of c.upserts) q.upsert.run(nodeId, u.kind, u.key, JSON.stringify(u.data), now);
     for (const r of c.removes) q.remove.run(nodeId, r.kind, r.key);
     if (c.collectors) q.setCollectors.run(nodeId, JSON.stringify(c.collectors));

@@ -6,6 +6,8 @@ import type { Io } from '../io.ts';
 import { DNS_FLAGS, DNS_USAGE, parseDnsFlags } from '../dns-flags.ts';
 import { AlertsConfigError, loadAlertsConfig } from '../../hub/alerts/config.ts';
 import { CliError } from '../config.ts';
+import { parseBytes } from '../../hub/placement.ts';
+import type { WriteBudgetOptions } from '../../hub/write-budget.ts';
 
 export const HUB_USAGE = `Usage: muster hub [--data DIR] [--listen HOST:PORT] [--dns-listen HOST:PORT] [options]
 
@@ -20,6 +22,12 @@ ${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alert
                       Without it the built-in rules run and show in 'muster alerts',
                       and nothing is mailed. The SMTP password comes from
                       MUSTER_SMTP_PASSWORD or smtp.password_file (mode 0600).
+  --node-bytes-per-minute SIZE
+                      what one node may have the hub store, sustained (default
+                      512KiB; a busy node uses ~40KiB). A node over it is paused
+                      and keeps its data until its budget refills.
+  --node-rows-per-minute N
+                      the same in rows: samples and workload items (default 2000)
   --log-level LEVEL   trace, debug, info, warn, error (default info)
   -h, --help          show this help
 `;
@@ -36,6 +44,7 @@ export function untilSignal(): Promise<void> {
 export async function hubCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, alerts: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'node-bytes-per-minute': { type: 'string' }, 'node-rows-per-minute': { type: 'string' },
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
@@ -51,7 +60,18 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
       throw err;
     }
   }
-  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, ...(alerts ? { alerts } : {}) });
+  const writeBudget: WriteBudgetOptions = {};
+  if (values['node-bytes-per-minute'] !== undefined) {
+    const b = parseBytes(values['node-bytes-per-minute']);
+    if (b === undefined || b < 1024) throw new CliError('MUSTER_ERR_USAGE', `--node-bytes-per-minute needs a size of at least 1KiB like 512KiB or 2MiB, not ${JSON.stringify(values['node-bytes-per-minute'])}`, 2);
+    writeBudget.bytesPerMinute = b;
+  }
+  if (values['node-rows-per-minute'] !== undefined) {
+    const r = Number(values['node-rows-per-minute']);
+    if (!Number.isInteger(r) || r < 10) throw new CliError('MUSTER_ERR_USAGE', `--node-rows-per-minute needs a whole number of at least 10, not ${JSON.stringify(values['node-rows-per-minute'])}`, 2);
+    writeBudget.rowsPerMinute = r;
+  }
+  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, ...(alerts ? { alerts } : {}) });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
   if (dns) io.out(`dns listening on ${dns.host}:${hub.dnsPort} (udp and tcp), domain ${dns.domain}\n`);
   if (hub.adminTokenCreated) io.out(`admin token written to ${dataDir}/admin.token\n`);

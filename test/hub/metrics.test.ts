@@ -31,7 +31,7 @@ test('an offline node is exported (up 0) within the staleness, then not at all: 
     cpu: [{ cpu: '0', user: 1, nice: 0, system: 1, idle: 10, iowait: 0, irq: 0, softirq: 0, steal: 0 }], load: [0.1, 0.2, 0.3],
     memory: { totalBytes: 100, availableBytes: 50, freeBytes: 40, buffersBytes: 1, cachedBytes: 2, swapTotalBytes: 0, swapFreeBytes: 0 },
     filesystems: [], network: [], temperatures: [], unavailable: [],
-  } }, cpuUsed: null, memUsed: null }], 0, t);
+  } }, cpuUsed: null, memUsed: null }], { dropped: 0 }, t);
   let body = Buffer.concat((await metrics.render()).chunks).toString();
   assert.match(body, /node_cpu_seconds_total\{instance="gone",cpu="0",mode="idle"\} 10/);
   assert.match(body, /muster_node_up\{instance="gone"\} 1/);
@@ -64,7 +64,7 @@ test('series rendered ahead of a scrape (as data arrives) are the ones a fresh r
   const nodes = ['a', 'b'].map((name) => {
     const n = store.joinNode(name, `m-${name}`, t);
     store.setOnline(n.id, true, t);
-    store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: sample(10) }, cpuUsed: null, memUsed: null }], 0, t);
+    store.insertSamples(n.id, [{ sample: { seq: 1, ts: t, data: sample(10) }, cpuUsed: null, memUsed: null }], { dropped: 0 }, t);
     inventory.apply(n, { type: 'workloads', ts: t, sync: { id: 1, part: 0, last: true }, upsert: { processes: [], containers: [container], units: [], ports: [] },
       remove: { processes: [], containers: [], units: [], ports: [] }, use: [{ id: container.id, cpuSeconds: 1, memoryBytes: 10, workingSetBytes: 5, rxBytes: 0, txBytes: 0 }] });
     return n;
@@ -73,7 +73,7 @@ test('series rendered ahead of a scrape (as data arrives) are the ones a fresh r
   await ahead.render(); // a scrape turns prerendering on
 
   // New data for node a only: a sample and container use.
-  store.insertSamples(nodes[0]!.id, [{ sample: { seq: 2, ts: t, data: sample(99) }, cpuUsed: null, memUsed: null }], 0, t);
+  store.insertSamples(nodes[0]!.id, [{ sample: { seq: 2, ts: t, data: sample(99) }, cpuUsed: null, memUsed: null }], { dropped: 0 }, t);
   inventory.apply(nodes[0]!, { type: 'workloads', ts: t, upsert: { processes: [], containers: [], units: [], ports: [] },
     remove: { processes: [], containers: [], units: [], ports: [] }, use: [{ id: container.id, cpuSeconds: 7, memoryBytes: 10, workingSetBytes: 5, rxBytes: 0, txBytes: 0 }] });
   ahead.nodeChanged(nodes[0]!.id);
@@ -86,7 +86,7 @@ test('series rendered ahead of a scrape (as data arrives) are the ones a fresh r
   assert.match(got, /node_cpu_seconds_total\{instance="b",cpu="0",mode="idle"\} 10/);
 
   // A change nobody announced (nodeChanged not called) is still in the next scrape.
-  store.insertSamples(nodes[1]!.id, [{ sample: { seq: 2, ts: t, data: sample(55) }, cpuUsed: null, memUsed: null }], 0, t);
+  store.insertSamples(nodes[1]!.id, [{ sample: { seq: 2, ts: t, data: sample(55) }, cpuUsed: null, memUsed: null }], { dropped: 0 }, t);
   assert.match(nodePart(await ahead.render()), /instance="b",cpu="0",mode="idle"\} 55/);
   ahead.close();
   db.close();

@@ -49,8 +49,10 @@ test('samples are stored once: a replay does not duplicate and the acked seq onl
   const s = createStore({ path: ':memory:' });
   const n = s.joinNode('n', 'm', 0);
   const row = (seq: number) => ({ sample: { seq, ts: seq * 1000, data }, cpuUsed: 0.1, memUsed: 5 });
-  assert.is(s.insertSamples(n.id, [row(1), row(2), row(3)], 0, 1), 3);
-  assert.is(s.insertSamples(n.id, [row(2), row(3)], 0, 2), 3);
+  s.insertSamples(n.id, [row(1), row(2), row(3)], { dropped: 0 }, 1);
+  assert.is(s.getNodeById(n.id)!.ackedSeq, 3);
+  s.insertSamples(n.id, [row(2), row(3)], { dropped: 0 }, 2);
+  assert.is(s.getNodeById(n.id)!.ackedSeq, 3);
   assert.equal(s.samplePoints(n.id, 0, 100).map((p) => p.seq), [1, 2, 3]);
   s.close();
 });
@@ -60,9 +62,9 @@ test('rollup turns raw samples older than the retention into hourly rows with p9
   const s = createStore({ db });
   const n = s.joinNode('n', 'm', 0);
   const rows = Array.from({ length: 100 }, (_, i) => ({ sample: { seq: i + 1, ts: i * 10_000, data }, cpuUsed: (i + 1) / 100, memUsed: i }));
-  s.insertSamples(n.id, rows, 0, 0);
+  s.insertSamples(n.id, rows, { dropped: 0 }, 0);
   const recent = { sample: { seq: 101, ts: 5 * HOUR, data }, cpuUsed: 0.5, memUsed: 1 };
-  s.insertSamples(n.id, [recent], 0, 0);
+  s.insertSamples(n.id, [recent], { dropped: 0 }, 0);
   const removed = s.rollup(2 * HOUR);
   assert.is(removed, 100);
   assert.equal(s.samplePoints(n.id, 0, 1000).map((p) => p.seq), [101], 'recent samples stay raw');
