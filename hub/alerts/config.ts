@@ -13,7 +13,7 @@ import { parseDuration } from '../durations.ts';
 /** The built-in rules, by the name the config file uses. */
 export const RULE_NAMES = [
   'node_offline', 'cpu_high', 'memory_high', 'disk_full', 'temperature_high', 'reboot_required',
-  'container_failed', 'container_restarting', 'unit_failed', 'service_down',
+  'container_failed', 'container_restarting', 'unit_failed', 'service_down', 'hub_storage',
 ] as const;
 export type RuleName = typeof RULE_NAMES[number];
 
@@ -83,6 +83,8 @@ const DEFAULTS: Record<RuleName, Omit<RuleConfig, 'nodes' | 'services' | 'enable
   container_restarting: { threshold: 3, forMs: 0, severity: 'critical' },
   unit_failed: { threshold: 0, forMs: 0, severity: 'critical' },
   service_down: { threshold: 0, forMs: 60_000, severity: 'critical' },
+  // The hub's own disk or database failing: ingest has stopped, agents are holding their data.
+  hub_storage: { threshold: 0, forMs: 0, severity: 'critical' },
 };
 
 /** A configuration file with problems; `problems` lists every one. */

@@ -15,6 +15,7 @@ import { evaluateRules, type Condition, type FleetView } from './rules.ts';
 import { silences as covers, type SilenceStore } from './silences.ts';
 import type { AlertmanagerForwarder } from './alertmanager.ts';
 import { createDiskTrend } from './disk-trend.ts';
+import { isStorageFault } from '../group-commit.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
@@ -113,8 +114,14 @@ const toRecord = (r: Row): AlertRecord => ({
 const RULE_TITLE: Record<RuleName, string> = {
   node_offline: 'node offline', cpu_high: 'CPU high', memory_high: 'memory high', disk_full: 'disk full', temperature_high: 'temperature high',
   reboot_required: 'reboot required', container_failed: 'container failed', container_restarting: 'container restarting',
-  unit_failed: 'unit failed', service_down: 'service down',
+  unit_failed: 'unit failed', service_down: 'service down', hub_storage: 'hub storage failing',
 };
+
+/**
+ * Rules about the hub itself. Their alerts live in memory only: the one that
+ * matters most, hub_storage, fires precisely when nothing can be written.
+ */
+const inMemory = (rule: RuleName) => rule === 'hub_storage';
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z'));
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -122,15 +129,15 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 /** The email for one group (a node, or the services) of alerts. */
 export function composeEmail(kind: 'firing' | 'resolved', group: string, alerts: AlertRecord[], hubUrl: string | undefined): AlertEmail {
   const rules = [...new Set(alerts.map((a) => RULE_TITLE[a.rule]))];
-  const where = group === '' ? 'services' : group;
+  const where = group === '' ? (alerts.every((a) => inMemory(a.rule)) ? 'the hub' : 'services') : group;
   const subject = `[muster] ${kind === 'firing' ? 'FIRING' : 'RESOLVED'}: ${where}: ${rules.join(', ')}`;
   const lines = alerts.map((a) => {
-    const seeIt = a.rule === 'service_down' ? `muster where ${a.subject}` : a.rule.startsWith('container') || a.rule === 'unit_failed' ? `muster ps --node ${a.node}` : `muster nodes ${a.node}`;
+    const seeIt = inMemory(a.rule) ? 'curl -s HUB/healthz; the hub\'s log' : a.rule === 'service_down' ? `muster where ${a.subject}` : a.rule.startsWith('container') || a.rule === 'unit_failed' ? `muster ps --node ${a.node}` : `muster nodes ${a.node}`;
     return {
       title: `${RULE_TITLE[a.rule]}${a.subject !== a.node ? `: ${a.subject}` : ''}`,
       facts: [
         ['what', a.summary],
-        ['where', a.node ?? `service ${a.subject}`],
+        ['where', a.node ?? (inMemory(a.rule) ? 'the hub' : `service ${a.subject}`)],
         ['since', iso(a.firingAt ?? a.startedAt)],
         ...(kind === 'resolved' ? [['resolved', iso(a.resolvedAt)]] : []),
         ...(a.value !== null ? [['value', String(a.value)]] : []),
@@ -180,6 +187,39 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
   const trend = createDiskTrend();
   /** Per group: consecutive failures and when to try again. */
   const backoff = new Map<string, { failures: number; next: number }>();
+  /** Alerts of the in-memory rules, by key, with the same life as stored ones. */
+  const volatile = new Map<string, AlertRecord>();
+  /** Whether the last evaluation failed on storage: logged once, not every interval. */
+  let storageFailing = false;
+
+  /** Applies the in-memory rules' conditions the way `apply` does for stored alerts. */
+  function applyVolatile(conditions: Condition[], t: number): void {
+    const holding = new Map(conditions.map((c) => [c.key, c]));
+    for (const a of volatile.values()) {
+      const c = holding.get(a.key);
+      if (a.state === 'resolved') {
+        if (c) volatile.delete(a.key); // fires anew below
+        else if (t - (a.resolvedAt ?? t) > keepResolved) volatile.delete(a.key);
+        continue;
+      }
+      if (!c) {
+        if (a.state === 'pending') volatile.delete(a.key);
+        else Object.assign(a, { state: 'resolved', resolvedAt: t });
+        continue;
+      }
+      holding.delete(a.key);
+      const fires = a.state === 'firing' || t - a.startedAt >= config.rules[c.rule].forMs;
+      Object.assign(a, { state: fires ? 'firing' : 'pending', firingAt: a.firingAt ?? (fires ? t : null), value: c.value, summary: c.summary });
+    }
+    for (const c of holding.values()) {
+      const started = Math.min(t, c.since ?? t);
+      const fires = t - started >= config.rules[c.rule].forMs;
+      volatile.set(c.key, {
+        key: c.key, rule: c.rule, node: c.node, subject: c.subject, severity: c.severity, state: fires ? 'firing' : 'pending', startedAt: started,
+        firingAt: fires ? t : null, resolvedAt: null, value: c.value, threshold: c.threshold, summary: c.summary, notifiedFiringAt: null, notifiedResolvedAt: null,
+      });
+    }
+  }
 
   const apply = db.transaction((conditions: Condition[], t: number, offline: Set<string>) => {
     const holding = new Map(conditions.map((c) => [c.key, c]));
@@ -254,15 +294,24 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
     const firing = new Map<string, AlertRecord[]>();
     const resolved = new Map<string, AlertRecord[]>();
     const labels = new Map(config.routes.length ? deps.fleet().nodes.map((n) => [n.name, n.facts?.labels ?? {}] as const) : []);
-    for (const row of q.toSend.all()) {
-      const a = toRecord(row);
-      // One email per node and set of recipients.
-      const group = `${a.node ?? ''}\u0000${recipientsOf(a, labels).join(',')}`;
+    const mark = (a: AlertRecord, kind: 'firing' | 'resolved', at: number) => {
+      const v = volatile.get(a.key);
+      if (v) {
+        if (kind === 'firing') v.notifiedFiringAt = at;
+        else v.notifiedResolvedAt = at;
+        return;
+      }
+      (kind === 'firing' ? q.markFiring : q.markResolved).run(at, a.key);
+    };
+    const toSend = [...q.toSend.all().map(toRecord), ...[...volatile.values()].filter((a) => a.state === 'firing' || (a.state === 'resolved' && a.notifiedResolvedAt === null)).map((a) => ({ ...a }))];
+    for (const a of toSend) {
+      // One email per node (or the hub itself) and set of recipients.
+      const group = `${a.node ?? (inMemory(a.rule) ? '\u0001' : '')}\u0000${recipientsOf(a, labels).join(',')}`;
       if (a.state === 'firing') {
         // A held alert is not mailed and not marked: once the silence or the quiet hours end it is due.
         if (!held(a)) (firing.get(group) ?? firing.set(group, []).get(group)!).push(a);
       } else if (a.notifiedFiringAt === null || !config.sendResolved || !deps.mailer || active.some((s) => covers(s, a))) {
-        q.markResolved.run(t, a.key); // never announced, or silenced: nothing to say
+        mark(a, 'resolved', t); // never announced, or silenced: nothing to say
       } else if (!held(a)) {
         (resolved.get(group) ?? resolved.set(group, []).get(group)!).push(a);
       }
@@ -272,11 +321,11 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
       const due = alerts.some((a) => (a.notifiedFiringAt === null && t - (a.firingAt ?? t) >= config.groupWaitMs)
         || (a.notifiedFiringAt !== null && t - a.notifiedFiringAt >= config.repeatIntervalMs));
       if (!due) continue;
-      if (await sendGroup(group, 'firing', alerts, t)) for (const a of alerts) q.markFiring.run(t, a.key);
+      if (await sendGroup(group, 'firing', alerts, t)) for (const a of alerts) mark(a, 'firing', t);
     }
     for (const [group, alerts] of resolved) {
       if (!alerts.some((a) => t - (a.resolvedAt ?? t) >= config.groupWaitMs)) continue;
-      if (await sendGroup(group, 'resolved', alerts, t)) for (const a of alerts) q.markResolved.run(t, a.key);
+      if (await sendGroup(group, 'resolved', alerts, t)) for (const a of alerts) mark(a, 'resolved', t);
     }
   }
 
@@ -292,13 +341,23 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
         if (!n.online) continue;
         for (const f of fleet.latest(n.id)?.data.filesystems ?? []) trend.observe(n.name, f.mountpoint, t, Math.max(0, f.sizeBytes - f.freeBytes));
       }
-      conditions.push(...evaluateRules(config, { ...fleet, nodes: chunk, services: () => [], timeToFull: trend.timeToFull }));
+      const { hub: _hub, ...nodesOnly } = fleet;
+      conditions.push(...evaluateRules(config, { ...nodesOnly, nodes: chunk, services: () => [], timeToFull: trend.timeToFull }));
       fleet.prepareServices?.(chunk);
       if (i + slice < nodes.length) yield;
     }
     conditions.push(...evaluateRules(config, { ...fleet, nodes: [] }));
     trend.prune(t - 3_600_000);
-    apply(conditions, t, new Set(nodes.filter((n) => !n.online).map((n) => n.name)));
+    applyVolatile(conditions.filter((c) => inMemory(c.rule)), t);
+    try {
+      apply(conditions.filter((c) => !inMemory(c.rule)), t, new Set(nodes.filter((n) => !n.online).map((n) => n.name)));
+      storageFailing = false;
+    } catch (err) {
+      // The hub_storage alert says so; one log line, not one per interval.
+      if (!isStorageFault(err)) throw err;
+      if (!storageFailing) log.warn({ err: (err as Error).message }, 'alert states cannot be stored while storage fails; alerts about the hub itself still go out');
+      storageFailing = true;
+    }
   }
 
   const engine: AlertEngine = {
@@ -312,10 +371,10 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
       running = running.then(notifyNow, notifyNow);
       return running;
     },
-    list: () => q.all.all(now() - keepResolved).map(toRecord),
+    list: () => [...[...volatile.values()].map((a) => ({ ...a })), ...q.all.all(now() - keepResolved).map(toRecord)],
     firingByRule() {
       const m = new Map<string, number>();
-      for (const r of q.open.all()) if (r.state === 'firing') m.set(r.rule, (m.get(r.rule) ?? 0) + 1);
+      for (const r of [...q.open.all(), ...volatile.values()]) if (r.state === 'firing') m.set(r.rule, (m.get(r.rule) ?? 0) + 1);
       return m;
     },
     sendFailures: () => failures,
@@ -324,7 +383,7 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
       if (!deps.forwarder) return;
       const t = now();
       // Resolved ones for a while after they resolved, so Alertmanager hears of it even across a failed post.
-      const due = q.all.all(t - 5 * 60_000).map(toRecord).filter((a) => a.state === 'firing' || (a.state === 'resolved' && t - (a.resolvedAt ?? 0) <= 5 * 60_000));
+      const due = engine.list().filter((a) => a.state === 'firing' || (a.state === 'resolved' && t - (a.resolvedAt ?? 0) <= 5 * 60_000));
       try {
         await deps.forwarder.push(due);
       } catch (err) {

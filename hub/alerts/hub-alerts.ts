@@ -15,6 +15,7 @@ import { createAlertEngine, type AlertEngine, type AlertEngineOptions } from './
 import { createSmtpMailer } from './mailer.ts';
 import { createAlertmanagerForwarder } from './alertmanager.ts';
 import { createSilenceStore, type SilenceStore } from './silences.ts';
+import type { StorageHealth } from '../group-commit.ts';
 
 export interface HubAlertsDeps {
   db: Database.Database;
@@ -24,6 +25,8 @@ export interface HubAlertsDeps {
   config: AlertsConfig;
   /** Each node's services, shared with /metrics. */
   nodeServices: NodeServices;
+  /** The storage's health, for the hub_storage rule; absent, never fires. */
+  storage?: { health(): StorageHealth };
   now: () => number;
   log: Logger;
 }
@@ -62,6 +65,7 @@ export function createHubAlerts(deps: HubAlertsDeps, opts?: AlertEngineOptions):
         workloads: (id) => inventory.get(id),
         services: () => serviceHealth(nodes),
         prepareServices: (chunk) => { for (const n of chunk) deps.nodeServices.of(n); },
+        ...(deps.storage ? { hub: { storage: deps.storage.health() } } : {}),
       };
     },
   }, opts);

@@ -27,6 +27,8 @@ export interface FleetView {
   prepareServices?(nodes: { id: number; name: string; online: boolean }[]): void;
   /** Time until a filesystem is full at its current rate (hub/alerts/disk-trend.ts); absent: no prediction. */
   timeToFull?(node: string, mountpoint: string, availBytes: number): number | undefined;
+  /** The hub's own state, for the hub_* rules; absent: nothing to say about the hub. */
+  hub?: { storage: { ok: true } | { ok: false; code: string; message: string; since: number } };
 }
 
 /** A condition that holds now. */
@@ -118,6 +120,12 @@ export function evaluateRules(config: AlertsConfig, fleet: FleetView): Condition
         }
       }
     }
+  }
+
+  const storage = fleet.hub?.storage;
+  if (storage && !storage.ok && config.rules.hub_storage.enabled) {
+    add('hub_storage', null, 'hub storage', null,
+      `the hub's storage fails (${storage.code}: ${storage.message}): it stores nothing and acks nothing; agents keep their data until it works again`, storage.since);
   }
 
   const sd = config.rules.service_down;
