@@ -1,15 +1,21 @@
 /**
- * The node agent: samples on a timer into the outbox, keeps one WebSocket to
- * the hub, authenticates with its credential (or joins with a token the first
- * time), sends facts then the outbox, and reconnects with capped, jittered
- * backoff. Sampling never waits for the link.
+ * The node agent: samples and reads workloads on a timer into its journal
+ * (agent/outbox.ts), keeps one WebSocket to the hub, authenticates with its
+ * credential (or joins with a token the first time), sends facts and then
+ * every journaled record after the hub's acked position, and reconnects with
+ * capped, jittered backoff. Sampling never waits for the link: what happens
+ * while the hub is away (or paused) is journaled and sent later, in order,
+ * with its original sequence numbers and times.
+ *
+ * The agent pings the hub and drops a link that stays silent too long, so a
+ * black-holed connection (no RST, no FIN) is noticed within a minute.
  */
 import WebSocket from 'ws';
 import {
-  AGENT_PATH, CloseCode, FATAL_CLOSE_CODES, MUSTER_VERSION, PROTOCOL_VERSION, createHubMessageDecoder,
+  AGENT_PATH, CloseCode, FATAL_CLOSE_CODES, MUSTER_VERSION, PROTOCOL_VERSION, createHubMessageDecoder, packFrame, unpackFrame,
   type AgentMessage, type DeployProgress, type DeployResult, type HostFacts, type HubMessage, type SampleData,
 } from '../protocol/index.ts';
-import { createOutbox, type Outbox } from './outbox.ts';
+import { openOutbox, type Outbox } from './outbox.ts';
 import { createWorkloadDiff } from './workload-diff.ts';
 import type { WorkloadCollector } from './workloads.ts';
 import type { StateStore } from './state.ts';
@@ -42,11 +48,18 @@ export interface AgentOptions {
   /** Join token; only needed until the agent holds a credential. */
   joinToken?: string;
   intervalMs?: number;
-  outboxCapacity?: number;
+  /** Bound on the journal's size (default 64 MiB). */
+  journalMaxBytes?: number;
+  /** Records older than this are dropped from the journal (default 12 h). */
+  journalMaxAgeMs?: number;
   /** Re-read facts this often and send them when they changed. */
   factsEveryMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** How often the agent pings the hub (default 10 s). */
+  pingEveryMs?: number;
+  /** A link with nothing from the hub for this long is dropped and dialled again (default 30 s). */
+  silentAfterMs?: number;
   /** Called when the hub refuses this agent for good (bad token, revoked, name taken). */
   onFatal?: (code: number, reason: string) => void;
   /** Called by close(), after the last read: releases what the collectors hold (event streams, watchers). */
@@ -57,24 +70,31 @@ export interface AgentOptions {
 export interface AgentStatus {
   connected: boolean;
   node: string;
+  /** Records in the journal the hub has not acked. */
   outbox: number;
+  /** Records lost (every reason), since the state directory began. */
   dropped: number;
   ackedSeq: number;
+  /** Why the hub paused this agent, while it does. */
+  paused: string | null;
   lastError: string | null;
 }
 
 export interface Agent {
   start(): void;
-  /** Takes a sample now (besides the timer); resolves when it is in the outbox. */
+  /** Takes a sample now (besides the timer); resolves when it is in the journal. */
   sampleNow(): Promise<void>;
-  /** Reads workloads soon and sends what changed: for Docker events, which should not wait for the next sample. */
+  /** Reads workloads soon and journals what changed: for Docker events, which should not wait for the next sample. */
   refreshWorkloads(): void;
   status(): AgentStatus;
-  /** Stops timers, closes the link, saves the outbox to the state directory. */
+  /** Stops timers, closes the link, fsyncs and closes the journal. */
   close(): Promise<void>;
 }
 
-const BATCH = 100;
+/** Records in flight (sent, not acked) at most: a long replay goes out as acks come back, not all at once. */
+const WINDOW_RECORDS = 500;
+/** Bytes of record bodies read from the journal per send. */
+const WINDOW_BYTES = 2 * 1024 * 1024;
 /** Deploy results kept for the next link; as many as the journal holds. */
 const MAX_UNSENT_RESULTS = 200;
 /** Docker sends several events per container change (kill, die, stop); one read covers them all. */
@@ -90,7 +110,7 @@ export function agentUrl(hub: string): string {
   return u.toString();
 }
 
-/** Creates an agent; nothing runs until `start()`. */
+/** Creates an agent and opens its journal; nothing runs until `start()`. */
 export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
   const { collectors, state, log } = deps;
   const now = deps.now ?? Date.now;
@@ -99,31 +119,63 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
   const factsEveryMs = opts.factsEveryMs ?? 5 * 60_000;
   const backoffMin = opts.backoffMinMs ?? 1_000;
   const backoffMax = opts.backoffMaxMs ?? 30_000;
+  const pingEveryMs = opts.pingEveryMs ?? 10_000;
+  const silentAfterMs = opts.silentAfterMs ?? 30_000;
   const decode = createHubMessageDecoder();
   const url = agentUrl(opts.hub);
-  const outbox: Outbox = createOutbox({ capacity: opts.outboxCapacity }, state.takeOutbox());
 
   let ws: WebSocket | undefined;
   let welcomed = false;
+  /** Highest sequence number sent on this link. */
   let sentUpTo = 0;
   let ackedSeq = 0;
   let attempt = 0;
   let stopped = false;
+  let paused: string | null = null;
   let lastFactsJson = '';
   let lastError: string | null = null;
+  let lastHeard = 0;
   let sampleTimer: NodeJS.Timeout | undefined;
   let factsTimer: NodeJS.Timeout | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let sampling: Promise<void> = Promise.resolve();
   let workloadChain: Promise<void> = Promise.resolve();
   let workloadTimer: NodeJS.Timeout | undefined;
   let syncId = 0;
+  /** A full workloads snapshot is due: at start, after every welcome, after a resume. */
+  let snapshotDue = true;
+  /** The sequence number of the last snapshot's last part: one the hub has not acked yet needs no successor. */
+  let lastSnapshotSeq = 0;
   const diff = createWorkloadDiff();
 
-  const send = (msg: AgentMessage) => {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  const outbox: Outbox = openOutbox({
+    dir: state.dir,
+    ...(opts.journalMaxBytes !== undefined ? { maxBytes: opts.journalMaxBytes } : {}),
+    ...(opts.journalMaxAgeMs !== undefined ? { maxAgeMs: opts.journalMaxAgeMs } : {}),
+    now,
+    onDurable: () => flush(),
+  });
+  const legacy = state.takeLegacyOutbox();
+  if (legacy && legacy.samples.length && outbox.lastSeq() === 0) {
+    // An agent from before the journal saved these at its last stop: they keep their numbers.
+    outbox.rebase(legacy.samples[0]!.seq - 1);
+    for (const s of legacy.samples) outbox.pushSample(s.ts, s.data);
+    log.info('carried the saved outbox over into the journal', { samples: legacy.samples.length });
+  }
+  const journalBacklog = outbox.size();
+  if (journalBacklog > 0 || outbox.dropped() > 0) log.info('journal opened', { pending: journalBacklog, lost: outbox.lost() });
+
+  const live = () => ws !== undefined && ws.readyState === WebSocket.OPEN;
+
+  const sendText = (text: string, cb?: (err?: Error) => void) => {
+    const socket = ws;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(packFrame(text), cb);
+    return true;
   };
+  const send = (msg: AgentMessage) => sendText(JSON.stringify(msg));
 
   /**
    * Deploy frames go out only on a welcomed link. A result that cannot go out
@@ -138,12 +190,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     if (unsentResults.size > MAX_UNSENT_RESULTS) unsentResults.delete(unsentResults.keys().next().value!);
   };
   const sendDeploy = (m: DeployProgress | DeployResult) => {
-    const socket = ws;
-    if (!welcomed || !socket || socket.readyState !== WebSocket.OPEN) {
+    if (!welcomed || !live()) {
       if (m.type === 'deployResult') keepResult(m);
       return;
     }
-    socket.send(JSON.stringify(m), (err) => {
+    sendText(JSON.stringify(m), (err) => {
       if (err && m.type === 'deployResult') keepResult(m);
     });
   };
@@ -153,16 +204,18 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     for (const r of pending) sendDeploy(r);
   };
 
-  const flush = () => {
-    if (!welcomed) return;
+  /** Sends journaled records after what this link already carried, keeping at most a window of them unacked. */
+  function flush(): void {
+    if (!welcomed || paused || !live()) return;
     for (;;) {
-      const batch = outbox.pendingAfter(sentUpTo, BATCH);
-      if (batch.length === 0) return;
-      send({ type: 'samples', samples: batch, dropped: outbox.dropped() });
-      sentUpTo = batch[batch.length - 1]!.seq;
-      if (batch.length < BATCH) return;
+      const room = WINDOW_RECORDS - (sentUpTo - ackedSeq);
+      if (room <= 0) return;
+      const batch = outbox.framesAfter(sentUpTo, room, WINDOW_BYTES);
+      if (batch.records === 0) return;
+      for (const frame of batch.frames) sendText(frame);
+      sentUpTo = batch.lastSeq;
     }
-  };
+  }
 
   const sendFacts = async (force: boolean) => {
     try {
@@ -170,26 +223,31 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       const json = JSON.stringify(facts);
       if (!force && json === lastFactsJson) return;
       lastFactsJson = json;
-      if (welcomed) send({ type: 'facts', facts });
+      if (welcomed && !paused) send({ type: 'facts', facts });
     } catch (err) {
       log.warn('could not read host facts', { err: (err as Error).message });
     }
   };
 
   /**
-   * Reads workloads and sends a snapshot (after a welcome) or the changes.
-   * Runs one at a time, so frames leave in the order their readings were taken.
+   * Reads workloads and journals a snapshot (when one is due) or the changes.
+   * Runs one at a time, so records enter the journal in the order their
+   * readings were taken; the hub applies them in that order, outages included.
    */
-  const pushWorkloads = (mode: 'snapshot' | 'delta') => {
+  const pushWorkloads = () => {
     const source = deps.workloads;
     if (!source) return workloadChain;
     workloadChain = workloadChain.then(async () => {
-      if (!welcomed) return;
+      if (stopped) return;
       try {
-        const state = await source.collect();
-        if (!welcomed) return; // the link dropped meanwhile; the next welcome sends a snapshot
-        const frames = mode === 'snapshot' ? diff.snapshot(state, ++syncId, now()) : diff.delta(state, now());
-        for (const frame of frames) send(frame);
+        const reading = await source.collect();
+        const t = now();
+        const snapshot = snapshotDue;
+        snapshotDue = false;
+        const frames = snapshot ? diff.snapshot(reading, ++syncId, t) : diff.delta(reading, t);
+        let seq = 0;
+        for (const frame of frames) seq = outbox.pushWorkloads(frame);
+        if (snapshot) lastSnapshotSeq = seq;
       } catch (err) {
         log.warn('reading workloads failed', { err: (err as Error).message });
       }
@@ -200,12 +258,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
   const takeSample = async () => {
     try {
       const data = await collectors.sample();
-      outbox.push(now(), data);
-      flush();
+      outbox.pushSample(now(), data);
     } catch (err) {
       log.warn('sampling failed', { err: (err as Error).message });
     }
-    void pushWorkloads('delta');
+    void pushWorkloads();
   };
 
   const scheduleReconnect = () => {
@@ -225,25 +282,54 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
           log.info('joined the hub; credential saved', { node: msg.node, state: state.dir });
         }
         welcomed = true;
+        paused = null;
         attempt = 0;
         lastError = null;
-        ackedSeq = msg.ackedSeq;
+        if (msg.ackedSeq > outbox.lastSeq()) {
+          log.warn('the hub holds more of this node than the journal (a restored or copied state directory?); unsent records are renumbered after it',
+            { hubAckedSeq: msg.ackedSeq, journalLastSeq: outbox.lastSeq() });
+        }
         outbox.rebase(msg.ackedSeq);
+        ackedSeq = msg.ackedSeq;
         sentUpTo = msg.ackedSeq;
         log.info('connected to hub', { hub: opts.hub, node: msg.node, pending: outbox.size(), deployResults: unsentResults.size });
         sendUnsentResults();
         clearInterval(heartbeatTimer);
         heartbeatTimer = setInterval(() => send({ type: 'heartbeat', ts: now() }), Math.max(1_000, msg.heartbeatMs));
         heartbeatTimer.unref();
+        // A snapshot after every connect keeps the hub's view whole whatever it missed; one still on its way is enough.
+        if (lastSnapshotSeq <= msg.ackedSeq) snapshotDue = true;
         void sendFacts(true).then(() => {
           flush();
-          void pushWorkloads('snapshot');
+          void pushWorkloads();
         });
         return;
       }
       case 'ack':
-        ackedSeq = Math.max(ackedSeq, msg.seq);
-        outbox.ack(msg.seq);
+        if (msg.seq > ackedSeq) {
+          ackedSeq = msg.seq;
+          outbox.ack(ackedSeq);
+          if (sentUpTo < ackedSeq) sentUpTo = ackedSeq;
+        }
+        flush();
+        return;
+      case 'pause':
+        // The hub stored nothing after its last ack: what was sent since goes again after resume.
+        paused = `${msg.code}: ${msg.message}`;
+        sentUpTo = ackedSeq;
+        log.warn('the hub paused this agent; records stay in the journal', { code: msg.code, message: msg.message, retryAfterMs: msg.retryAfterMs });
+        return;
+      case 'resume':
+        paused = null;
+        ackedSeq = Math.max(ackedSeq, Math.min(msg.ackedSeq, outbox.lastSeq()));
+        outbox.ack(ackedSeq);
+        sentUpTo = ackedSeq;
+        log.info('the hub resumed this agent', { ackedSeq, pending: outbox.size() });
+        snapshotDue = true;
+        void sendFacts(true).then(() => {
+          flush();
+          void pushWorkloads();
+        });
         return;
       case 'error':
         lastError = `${msg.code}: ${msg.message}`;
@@ -260,6 +346,18 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     }
   };
 
+  /** Drops a link the hub has not answered on for too long: a black hole looks like a quiet link forever otherwise. */
+  const checkLiveness = (socket: WebSocket) => {
+    if (ws !== socket) return;
+    if (now() - lastHeard > silentAfterMs) {
+      lastError = `no answer from the hub for ${Math.round((now() - lastHeard) / 1000)} s`;
+      log.warn('hub link silent; dropping it and dialling again', { silentMs: now() - lastHeard });
+      socket.terminate();
+      return;
+    }
+    if (socket.readyState === WebSocket.OPEN) socket.ping();
+  };
+
   function connect(): void {
     if (stopped) return;
     const credential = state.readCredential();
@@ -271,17 +369,27 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       return;
     }
     const auth = credential ? { kind: 'credential' as const, token } : { kind: 'join' as const, token };
-    const socket = new WebSocket(url, { perMessageDeflate: { threshold: 1024 }, handshakeTimeout: 10_000, maxPayload: 1024 * 1024 });
+    // Frames are compressed one by one (protocol 2), not by permessage-deflate.
+    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: 1024 * 1024 });
     ws = socket;
     welcomed = false;
+    paused = null;
+    lastHeard = now();
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => checkLiveness(socket), pingEveryMs);
+    pingTimer.unref();
     socket.on('open', () => {
-      socket.send(JSON.stringify({
+      lastHeard = now();
+      send({
         type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: MUSTER_VERSION,
         node: { name: opts.name, machineId: opts.machineId }, auth,
-      } satisfies AgentMessage));
+      });
     });
+    socket.on('pong', () => { lastHeard = now(); });
     socket.on('message', (data, isBinary) => {
-      const result = decode(isBinary ? '' : data.toString());
+      lastHeard = now();
+      const frame = unpackFrame(data, isBinary);
+      const result = frame.ok ? decode(frame.text) : frame;
       if (!result.ok) {
         log.warn('ignoring a frame from the hub', { reason: result.reason });
         return;
@@ -297,6 +405,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       ws = undefined;
       welcomed = false;
       clearInterval(heartbeatTimer);
+      clearInterval(pingTimer);
       const reason = reasonBuf.toString();
       if (stopped) return;
       if (FATAL_CLOSE_CODES.includes(code)) {
@@ -333,15 +442,16 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       if (workloadTimer || stopped) return;
       workloadTimer = setTimeout(() => {
         workloadTimer = undefined;
-        void pushWorkloads('delta');
+        void pushWorkloads();
       }, WORKLOAD_DEBOUNCE_MS);
     },
-    status: () => ({ connected: welcomed, node: opts.name, outbox: outbox.size(), dropped: outbox.dropped(), ackedSeq, lastError }),
+    status: () => ({ connected: welcomed, node: opts.name, outbox: outbox.size(), dropped: outbox.dropped(), ackedSeq, paused, lastError }),
     async close() {
       stopped = true;
       clearInterval(sampleTimer);
       clearInterval(factsTimer);
       clearInterval(heartbeatTimer);
+      clearInterval(pingTimer);
       clearTimeout(reconnectTimer);
       clearTimeout(workloadTimer);
       await sampling;
@@ -355,7 +465,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
           setTimeout(resolve, 1_000).unref();
         });
       }
-      state.writeOutbox(outbox.snapshot());
+      outbox.close();
     },
   };
 }

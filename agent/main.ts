@@ -34,6 +34,10 @@ Options:
   --state DIR        state directory (default: /var/lib/muster-agent as root,
                      ~/.local/state/muster-agent otherwise)
   --interval DUR     sample period, e.g. 10s, 1m (default 10s)
+  --journal-size SZ  bound on the journal of unsent records in the state
+                     directory, e.g. 64M (default 64M); past it the oldest
+                     records go, and the loss is counted and reported
+  --journal-age DUR  records older than this are dropped (default 12h)
   --label K=V        node label, repeatable (e.g. --label group=compute)
   --docker-socket P  Docker Engine socket (default: DOCKER_HOST if unix://,
                      else ${DEFAULT_DOCKER_SOCKET})
@@ -56,6 +60,14 @@ export function parseInterval(s: string): number | undefined {
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
   const ms = Number(m[1]) * unit;
   return ms > 0 ? ms : undefined;
+}
+
+/** Parses `64M`, `1G`, `512K` or plain bytes (powers of 1024). */
+export function parseSize(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(s.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase());
+  return Number.isSafeInteger(Math.round(n)) && n > 0 ? Math.round(n) : undefined;
 }
 
 /** The default node name: the host name up to the first dot, made acceptable. */
@@ -86,6 +98,8 @@ export interface AgentConfig {
   logLevel: LogLevel;
   dockerSocket: string;
   deploy: DeployPolicy;
+  journalMaxBytes?: number;
+  journalMaxAgeMs?: number;
 }
 
 /** Turns flags and environment into a validated agent config, reporting every problem at once. */
@@ -97,6 +111,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       options: {
         hub: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
         interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
+        'journal-size': { type: 'string' }, 'journal-age': { type: 'string' },
         'docker-socket': { type: 'string' }, 'no-deploy': { type: 'boolean' }, 'allow-image': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
       },
@@ -124,6 +139,14 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   const intervalMs = parseInterval(values.interval ?? '10s');
   if (!intervalMs) problems.push(`--interval must be a duration like 10s or 1m, not ${JSON.stringify(values.interval)}`);
   else if (intervalMs < 1_000) problems.push('--interval must be at least 1s');
+  const journalMaxBytes = values['journal-size'] === undefined ? undefined : parseSize(values['journal-size']);
+  if (values['journal-size'] !== undefined && (journalMaxBytes === undefined || journalMaxBytes < 1024 * 1024)) {
+    problems.push(`--journal-size must be a size of at least 1M, like 64M or 1G, not ${JSON.stringify(values['journal-size'])}`);
+  }
+  const journalMaxAgeMs = values['journal-age'] === undefined ? undefined : parseInterval(values['journal-age']);
+  if (values['journal-age'] !== undefined && (journalMaxAgeMs === undefined || journalMaxAgeMs < 60_000)) {
+    problems.push(`--journal-age must be a duration of at least 1m, like 12h, not ${JSON.stringify(values['journal-age'])}`);
+  }
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
     const m = /^([A-Za-z0-9][A-Za-z0-9_.\/-]{0,62})=(.{0,256})$/.exec(l);
@@ -148,6 +171,8 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, dockerSocket: dockerSocket ?? DEFAULT_DOCKER_SOCKET,
     deploy: { enabled: !values['no-deploy'], ...(allowImages ? { allowImages } : {}) },
     ...(joinToken ? { joinToken } : {}),
+    ...(journalMaxBytes !== undefined ? { journalMaxBytes } : {}),
+    ...(journalMaxAgeMs !== undefined ? { journalMaxAgeMs } : {}),
   };
 }
 
@@ -179,6 +204,8 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   const agent = createAgent({ collectors, workloads, state, log, deploys }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal,
+    ...(config.journalMaxBytes !== undefined ? { journalMaxBytes: config.journalMaxBytes } : {}),
+    ...(config.journalMaxAgeMs !== undefined ? { journalMaxAgeMs: config.journalMaxAgeMs } : {}),
     onClose: () => { containers.close(); units.close(); },
   });
   agentRef = agent;

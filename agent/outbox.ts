@@ -1,81 +1,170 @@
 /**
- * The agent's bounded outbox: every sample gets the next sequence number and
- * stays here until the hub acks it. When full, the oldest sample is dropped
- * and counted, so a long outage costs the oldest data, never the newest.
+ * The agent's outbox: samples and workloads frames go into the on-disk
+ * journal (agent/journal.ts) with the next sequence number, and come back
+ * out as ready-to-send frames once they are durable. Consecutive samples
+ * share one `samples` frame; each workloads record is a frame of its own.
+ * Bodies are stored without their sequence number, which is spliced in when
+ * a frame is built, so a renumbering never rewrites a body.
+ *
+ * What the journal lost (overflow, expiry, corruption) is counted since the
+ * state directory began, across restarts, in `lost.json` beside it.
  */
-import type { Sample, SampleData } from '../protocol/index.ts';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LostCounts, SampleData, WorkloadsMessage } from '../protocol/index.ts';
+import { openJournal, type Journal, type JournalOptions } from './journal.ts';
 
 export interface OutboxOptions {
-  /** Most samples kept (default 4,320: twelve hours at the default 10 s interval). */
-  capacity?: number;
+  /** The state directory; the journal lives in `<dir>/journal`. */
+  dir: string;
+  /** Bound on the journal's size (default 64 MiB). */
+  maxBytes?: number;
+  /** Records older than this are dropped (default 12 h). */
+  maxAgeMs?: number;
+  /** fsync at most this often (default 1 s). */
+  syncEveryMs?: number;
+  now?: () => number;
+  /** Called when more records became durable, i.e. sendable. */
+  onDurable?: () => void;
 }
 
-/** What survives an agent restart. */
-export interface OutboxSnapshot {
-  nextSeq: number;
-  dropped: number;
-  samples: Sample[];
+/** Frames ready to go, and the highest sequence number they carry. */
+export interface OutboxFrames {
+  frames: string[];
+  lastSeq: number;
+  records: number;
 }
+
+/** A workloads frame before it has a sequence number. */
+export type UnsequencedWorkloads = Omit<WorkloadsMessage, 'seq'>;
 
 export interface Outbox {
-  /** Adds a sample, numbering it; drops the oldest when full. */
-  push(ts: number, data: SampleData): Sample;
-  /** Forgets every sample up to and including `seq` (a cumulative ack). */
+  /** Journals a sample; returns its sequence number. */
+  pushSample(ts: number, data: SampleData): number;
+  /** Journals a workloads frame (a delta or a snapshot part); returns its sequence number. */
+  pushWorkloads(frame: UnsequencedWorkloads): number;
+  /** Frames for the durable records after `after`: at most `maxRecords` records and about `maxBytes`. */
+  framesAfter(after: number, maxRecords: number, maxBytes: number): OutboxFrames;
+  /** Forgets every record up to and including `seq` (a cumulative ack). */
   ack(seq: number): void;
-  /**
-   * Lines the outbox up with the hub's stored position after a (re)connect:
-   * drops what the hub already has, or renumbers everything after it when
-   * this agent lost its numbering (a new state directory).
-   */
+  /** Lines up with the hub's position after a (re)connect (see Journal.rebase). */
   rebase(hubAckedSeq: number): void;
-  /** Unacked samples with seq greater than `after`, oldest first, at most `limit`. */
-  pendingAfter(after: number, limit: number): Sample[];
+  /** Unacked records. */
   size(): number;
+  /** Highest sequence number handed out so far (0 for none). */
+  lastSeq(): number;
+  /** What was lost since the state directory began, by reason. */
+  lost(): LostCounts;
+  /** All of `lost()` summed. */
   dropped(): number;
-  snapshot(): OutboxSnapshot;
+  /** The last disk error of the journal, if any. */
+  lastError(): string | undefined;
+  close(): void;
 }
 
-/** Creates an outbox, optionally restored from a snapshot saved at the last shutdown. */
-export function createOutbox(opts: OutboxOptions = {}, restored?: OutboxSnapshot): Outbox {
-  const capacity = Math.max(1, opts.capacity ?? 4320);
-  let items: Sample[] = restored ? restored.samples.slice(-capacity) : [];
-  let nextSeq = restored?.nextSeq ?? 1;
-  let dropped = (restored?.dropped ?? 0) + (restored ? restored.samples.length - items.length : 0);
+const SAMPLES_PER_FRAME = 100;
+const ZERO: LostCounts = { overflow: 0, expired: 0, corrupt: 0, renumbered: 0, unwritten: 0 };
+const sum = (l: LostCounts) => l.overflow + l.expired + l.corrupt + l.renumbered + l.unwritten;
+
+/** Puts `"seq":N` first in a JSON object text (the body of a record). */
+const withSeq = (seq: number, body: string) => `{"seq":${seq},${body.slice(1)}`;
+
+function readLost(file: string): LostCounts {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<LostCounts>;
+    const out = { ...ZERO };
+    for (const k of Object.keys(ZERO) as (keyof LostCounts)[]) if (Number.isSafeInteger(v[k]) && v[k]! >= 0) out[k] = v[k]!;
+    return out;
+  } catch {
+    return { ...ZERO };
+  }
+}
+
+/** Opens (or creates) the journal in the state directory. */
+export function openOutbox(opts: OutboxOptions): Outbox {
+  const lostFile = join(opts.dir, 'lost.json');
+  const base = readLost(lostFile);
+  let saved = JSON.stringify(base);
+  const journalOpts: JournalOptions = {
+    dir: join(opts.dir, 'journal'),
+    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    ...(opts.maxAgeMs !== undefined ? { maxAgeMs: opts.maxAgeMs } : {}),
+    ...(opts.syncEveryMs !== undefined ? { syncEveryMs: opts.syncEveryMs } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    onDurable: () => opts.onDurable?.(),
+  };
+  const journal: Journal = openJournal(journalOpts);
+  const now = opts.now ?? Date.now;
+
+  const lost = (): LostCounts => {
+    const j = journal.stats().lost;
+    return {
+      overflow: base.overflow + j.overflow, expired: base.expired + j.expired, corrupt: base.corrupt + j.corrupt,
+      renumbered: base.renumbered + j.renumbered, unwritten: base.unwritten + j.unwritten,
+    };
+  };
+  /** Keeps lost.json current; written only when a count moved (rarely). */
+  const saveLost = () => {
+    const text = JSON.stringify(lost());
+    if (text === saved) return;
+    try {
+      writeFileSync(`${lostFile}.tmp`, text, { mode: 0o600 });
+      renameSync(`${lostFile}.tmp`, lostFile);
+      saved = text;
+    } catch {
+      // A full disk: the counts still go to the hub with every frame.
+    }
+  };
+  saveLost();
+
   return {
-    push(ts, data) {
-      const sample: Sample = { seq: nextSeq++, ts, data };
-      items.push(sample);
-      if (items.length > capacity) {
-        items.shift();
-        dropped++;
+    pushSample(ts, data) {
+      const seq = journal.append('main', 'sample', ts, JSON.stringify({ ts, data }));
+      saveLost();
+      return seq;
+    },
+    pushWorkloads(frame) {
+      const seq = journal.append('main', 'workloads', frame.ts ?? now(), JSON.stringify(frame));
+      saveLost();
+      return seq;
+    },
+    framesAfter(after, maxRecords, maxBytes) {
+      const records = journal.pendingAfter(after, maxRecords, maxBytes);
+      const frames: string[] = [];
+      const l = lost();
+      const tail = `],"dropped":${sum(l)},"lost":${JSON.stringify(l)}}`;
+      let samples: string[] = [];
+      const endSamples = () => {
+        if (samples.length) frames.push(`{"type":"samples","samples":[${samples.join(',')}${tail}`);
+        samples = [];
+      };
+      for (const r of records) {
+        if (r.kind === 'sample') {
+          samples.push(withSeq(r.seq, r.body));
+          if (samples.length >= SAMPLES_PER_FRAME) endSamples();
+        } else {
+          endSamples();
+          frames.push(withSeq(r.seq, r.body));
+        }
       }
-      return sample;
+      endSamples();
+      return { frames, lastSeq: records.length ? records[records.length - 1]!.seq : after, records: records.length };
     },
     ack(seq) {
-      let i = 0;
-      while (i < items.length && items[i]!.seq <= seq) i++;
-      if (i > 0) items = items.slice(i);
+      journal.ack(seq);
     },
     rebase(hubAckedSeq) {
-      if (nextSeq - 1 < hubAckedSeq) {
-        let seq = hubAckedSeq + 1;
-        for (const s of items) s.seq = seq++;
-        nextSeq = seq;
-      } else {
-        this.ack(hubAckedSeq);
-      }
+      journal.rebase(hubAckedSeq);
+      saveLost();
     },
-    pendingAfter(after, limit) {
-      const out: Sample[] = [];
-      for (const s of items) {
-        if (s.seq <= after) continue;
-        out.push(s);
-        if (out.length >= limit) break;
-      }
-      return out;
+    size: () => journal.stats().pending,
+    lastSeq: () => journal.stats().nextSeq - 1,
+    lost,
+    dropped: () => sum(lost()),
+    lastError: () => journal.stats().lastError,
+    close() {
+      saveLost();
+      journal.close();
     },
-    size: () => items.length,
-    dropped: () => dropped,
-    snapshot: () => ({ nextSeq, dropped, samples: items.slice() }),
   };
 }

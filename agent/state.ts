@@ -1,11 +1,18 @@
 /**
- * The agent's state directory: its node credential (mode 0600) and the outbox
- * saved at shutdown. Files are written to a temporary name and renamed, so a
- * crash never leaves half a credential.
+ * The agent's state directory: its node credential (mode 0600), and the
+ * journal of what is not yet acked (agent/outbox.ts keeps that in
+ * `journal/`). Files are written to a temporary name and renamed, so a crash
+ * never leaves half a credential.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OutboxSnapshot } from './outbox.ts';
+import type { SampleData } from '../protocol/index.ts';
+
+/** The outbox file agents before the journal saved at a graceful stop (0.1.0): read once, to carry its samples over. */
+export interface LegacyOutbox {
+  nextSeq: number;
+  samples: { seq: number; ts: number; data: SampleData }[];
+}
 
 /** What the agent keeps after joining. */
 export interface Credential {
@@ -20,9 +27,8 @@ export interface StateStore {
   writeCredential(c: Credential): void;
   /** Forgets the credential, so the next connect joins again with the join token. */
   clearCredential(): void;
-  /** Reads and removes the saved outbox (it is the agent's memory from now on). */
-  takeOutbox(): OutboxSnapshot | undefined;
-  writeOutbox(s: OutboxSnapshot): void;
+  /** Reads and removes an outbox.json left by an agent from before the journal. */
+  takeLegacyOutbox(): LegacyOutbox | undefined;
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -54,16 +60,15 @@ export function createStateStore(dir: string): StateStore {
     },
     writeCredential: (c) => writeSecret(credFile, c),
     clearCredential: () => rmSync(credFile, { force: true }),
-    takeOutbox() {
-      let s: OutboxSnapshot | undefined;
+    takeLegacyOutbox() {
+      let s: LegacyOutbox | undefined;
       try {
-        s = readJson<OutboxSnapshot>(outboxFile);
+        s = readJson<LegacyOutbox>(outboxFile);
       } catch {
         s = undefined; // a torn outbox file is not worth refusing to start for
       }
       rmSync(outboxFile, { force: true });
       return s && Array.isArray(s.samples) && typeof s.nextSeq === 'number' ? s : undefined;
     },
-    writeOutbox: (s) => writeSecret(outboxFile, s),
   };
 }

@@ -14,7 +14,7 @@
 import type { WebSocket, RawData } from 'ws';
 import type { FastifyBaseLogger } from 'fastify';
 import {
-  CloseCode, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, createAgentMessageDecoder,
+  CloseCode, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, createAgentMessageDecoder, unpackFrame,
   type AgentMessage, type CpuTimes, type Hello, type HubMessage, type SamplesMessage, type WorkloadsMessage,
 } from '../protocol/index.ts';
 import type { NodeRecord, SampleRow, Store } from './store.ts';
@@ -373,11 +373,14 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
 
   function onMessage(link: Link, data: RawData, isBinary: boolean): void {
     link.lastFrame = now();
-    if (isBinary) {
-      refuse(link, CloseCode.badFrame, 'binary frames are not part of the protocol', 'MUSTER_ERR_FRAME_INVALID');
+    // Protocol 2 sends large frames as binary: raw DEFLATE of the JSON text, never inflated past the frame limit.
+    const frame = unpackFrame(data, isBinary);
+    if (!frame.ok) {
+      deps.onFrame?.('invalid', 0);
+      refuse(link, frame.code === 'MUSTER_ERR_FRAME_TOO_LARGE' ? CloseCode.tooLarge : CloseCode.badFrame, frame.reason, frame.code);
       return;
     }
-    const text = data.toString();
+    const text = frame.text;
     const result = decode(text);
     if (!result.ok) {
       deps.onFrame?.('invalid', text.length);

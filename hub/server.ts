@@ -96,7 +96,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(websocket, {
     options: {
       maxPayload: MAX_FRAME_BYTES,
-      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
+      // Agents compress their large frames themselves (protocol 2, protocol/compression.ts): a zlib
+      // context per link cost ~75 KiB each and a thread-pool round trip per frame.
+      perMessageDeflate: false,
     },
   });
 

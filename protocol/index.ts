@@ -6,3 +6,4 @@ export * from './messages.ts';
 export * from './workloads.ts';
 export * from './deploys.ts';
 export * from './codec.ts';
+export * from './compression.ts';

@@ -84,9 +84,11 @@ test('after the hub is SIGKILLed and restarted, both nodes return and the sample
       const v = await samplesOf(name);
       return v.samples.some((x) => Date.parse(x.ts) > upAt) ? v : undefined;
     }, 15_000);
+    // Samples share their sequence with the journal's workloads records: numbers rise, times leave no hole.
     const seqs = s.samples.map((x) => x.seq);
-    assert.is(seqs[0], 1, `${name}: sequence starts at 1`);
-    seqs.forEach((seq, i) => assert.is(seq, i + 1, `${name}: no gap in sequence numbers at #${i + 1}`));
+    seqs.slice(1).forEach((seq, i) => assert.ok(seq > seqs[i]!, `${name}: sequence numbers rise (${seqs[i]} then ${seq})`));
+    const times = s.samples.map((x) => Date.parse(x.ts));
+    times.slice(1).forEach((t, i) => assert.ok(t - times[i]! < 2_500, `${name}: no sample missing between ${s.samples[i]!.ts} and ${s.samples[i + 1]!.ts}`));
     const whileDown = s.samples.filter((x) => Date.parse(x.ts) > downAt && Date.parse(x.ts) < upAt);
     assert.ok(whileDown.length >= 2, `${name}: samples taken while the hub was down arrived (${whileDown.length})`);
   }
