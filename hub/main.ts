@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createStore, openDatabase } from './store.ts';
+import { createStore, openHubDatabase } from './store.ts';
 import { createWorkloadStore } from './workload-store.ts';
 import { createInventory } from './inventory.ts';
 import { createTokenService, type TokenService } from './tokens.ts';
@@ -111,7 +111,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const now = opts.now ?? Date.now;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
-  const db = openDatabase(join(opts.dataDir, 'muster.db'));
+  const { db } = openHubDatabase(join(opts.dataDir, 'muster.db'), log);
   const commits = createGroupCommit({ db, now, log }, opts.commits);
   const store = createStore({ db, commits });
   const workloadStore = createWorkloadStore(db);

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import type { HostFacts, LostCounts, Sample, SampleData } from '../protocol/index.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { nameTaken } from './errors.ts';
-import { immediateCommitter, type Committer } from './group-commit.ts';
+import { immediateCommitter, isStorageFault, type Committer } from './group-commit.ts';
 
 /**
  * A node as the store knows it. The store hands out its live records:
@@ -136,12 +136,20 @@ export interface StoreOptions {
 
 /**
  * Opens a database file in WAL mode and brings its schema up to date.
+ * `exclusive`: this connection alone, with no -shm file (see openHubDatabase).
  * synchronous=FULL: a commit is fsync'd before it returns, so an ack sent
  * after it survives a power cut (NORMAL would lose the last commits).
  */
-export function openDatabase(path: string): Database.Database {
+export function openDatabase(path: string, opts: { exclusive?: boolean } = {}): Database.Database {
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
+  // Exclusive locking keeps the WAL index in memory instead of the -shm file, which a full disk cannot hold.
+  if (opts.exclusive) db.pragma('locking_mode = EXCLUSIVE');
+  try {
+    db.pragma('journal_mode = WAL');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
@@ -152,6 +160,22 @@ export function openDatabase(path: string): Database.Database {
     throw err;
   }
   return db;
+}
+
+/**
+ * Opens the hub's database, also when its disk is full: a WAL database needs
+ * a -shm file to be opened by several connections, and creating it fails
+ * with no room left. Then the hub opens it alone (exclusive locking, its
+ * WAL index in memory), serves what it has, and writes again when it can.
+ */
+export function openHubDatabase(path: string, log: { warn(obj: object, msg: string): void }): { db: Database.Database; exclusive: boolean } {
+  try {
+    return { db: openDatabase(path), exclusive: false };
+  } catch (err) {
+    if (!isStorageFault(err)) throw err;
+    log.warn({ err: (err as Error).message }, 'cannot open the database the usual way (disk full?); opening it for this process alone');
+    return { db: openDatabase(path, { exclusive: true }), exclusive: true };
+  }
 }
 
 interface NodeRow {

@@ -81,11 +81,12 @@ export interface HubProc extends Proc {
   port: number;
 }
 
-/** Starts `muster hub` on 127.0.0.1:port and waits until it listens. */
-export async function startHubProcess(opts: { dataDir?: string; port?: number; dns?: string; args?: string[] } = {}): Promise<HubProc> {
+/** Starts `muster hub` on host:port (default 127.0.0.1 and a free port) and waits until it listens. */
+export async function startHubProcess(opts: { dataDir?: string; host?: string; port?: number; dns?: string; args?: string[] } = {}): Promise<HubProc> {
   const dataDir = opts.dataDir ?? tempDir('hub');
+  const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, [CLI, 'hub', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--dns-listen', opts.dns ?? '127.0.0.1:0', ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [CLI, 'hub', '--data', dataDir, '--listen', `${host}:${port}`, '--log-level', 'warn', '--dns-listen', opts.dns ?? '127.0.0.1:0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const p = track(child);
@@ -95,7 +96,7 @@ export async function startHubProcess(opts: { dataDir?: string; port?: number; d
   }, 20_000);
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const dnsPort = Number(/dns listening on .*:(\d+) /.exec(p.output())?.[1] ?? 0);
-  return { ...p, url: `http://127.0.0.1:${port}`, adminToken, dataDir, port, dnsPort };
+  return { ...p, url: `http://${host}:${port}`, adminToken, dataDir, port, dnsPort };
 }
 
 export interface AgentProc extends Proc {
