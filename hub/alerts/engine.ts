@@ -19,8 +19,10 @@ import { isStorageFault } from '../group-commit.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
-/** Nodes evaluated between two turns of the event loop. */
-const EVAL_SLICE = 50;
+/** Nodes evaluated between two looks at the clock. */
+const EVAL_CHUNK = 5;
+/** Work between two turns of the event loop, at most about this long: acks wait no longer behind alerting. */
+const EVAL_SLICE_MS = 4;
 
 /** One alert as stored. */
 export interface AlertRecord {
@@ -329,14 +331,25 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
     }
   }
 
-  /** One evaluation: node rules `slice` nodes at a time (yielding between), then the service rules, then the transitions. */
-  function* evaluation(slice: number): Generator<void, void, void> {
+  /**
+   * One evaluation: node rules a few nodes at a time, yielding whenever
+   * `budgetMs` of work has been done since the last yield (a node whose
+   * workloads changed costs far more than one whose did not, so a fixed
+   * count of nodes made slices of 1 to 50 ms), then the service rules, then
+   * the transitions.
+   */
+  function* evaluation(budgetMs: number): Generator<void, void, void> {
     const t = now();
     const fleet = deps.fleet();
     const conditions: Condition[] = [];
     const nodes = fleet.nodes;
-    for (let i = 0; i < nodes.length; i += slice) {
-      const chunk = nodes.slice(i, i + slice);
+    let sliceStart = performance.now();
+    for (let i = 0; i < nodes.length; i += EVAL_CHUNK) {
+      if (performance.now() - sliceStart >= budgetMs) {
+        yield;
+        sliceStart = performance.now();
+      }
+      const chunk = nodes.slice(i, i + EVAL_CHUNK);
       for (const n of chunk) {
         if (!n.online) continue;
         for (const f of fleet.latest(n.id)?.data.filesystems ?? []) trend.observe(n.name, f.mountpoint, t, Math.max(0, f.sizeBytes - f.freeBytes));
@@ -344,7 +357,6 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
       const { hub: _hub, ...nodesOnly } = fleet;
       conditions.push(...evaluateRules(config, { ...nodesOnly, nodes: chunk, services: () => [], timeToFull: trend.timeToFull }));
       fleet.prepareServices?.(chunk);
-      if (i + slice < nodes.length) yield;
     }
     conditions.push(...evaluateRules(config, { ...fleet, nodes: [] }));
     trend.prune(t - 3_600_000);
@@ -362,10 +374,10 @@ export function createAlertEngine(deps: AlertEngineDeps, opts: AlertEngineOption
 
   const engine: AlertEngine = {
     evaluate() {
-      for (const _ of evaluation(Number.MAX_SAFE_INTEGER)) { /* one slice: nothing to wait for */ }
+      for (const _ of evaluation(Number.POSITIVE_INFINITY)) { /* one slice: nothing to wait for */ }
     },
     async evaluateInSlices() {
-      for (const _ of evaluation(EVAL_SLICE)) await new Promise<void>((r) => setImmediate(r));
+      for (const _ of evaluation(EVAL_SLICE_MS)) await new Promise<void>((r) => setImmediate(r));
     },
     notify() {
       running = running.then(notifyNow, notifyNow);

@@ -35,21 +35,30 @@ export interface HubAlertsDeps {
 export function createHubAlerts(deps: HubAlertsDeps, opts?: AlertEngineOptions): { engine: AlertEngine; silences: SilenceStore } {
   const { config, store, inventory, now } = deps;
   const silences = createSilenceStore(deps.db);
-  /** Services across the fleet for service_down, summed from the per-node cache. */
-  const serviceHealth = (nodes: { id: number; name: string; online: boolean }[]): ServiceHealth[] => {
+  /**
+   * Services across the fleet for service_down, summed from the per-node
+   * cache. The engine hands the nodes over in slices (prepareServices), so
+   * the sum is built a slice at a time too: at 2,000 nodes, summing in one
+   * go held the event loop for ~80 ms every evaluation.
+   */
+  const serviceSums = () => {
     const all = new Map<string, ServiceHealth>();
-    for (const n of nodes) {
+    const added = new Set<number>();
+    const add = (n: { id: number; name: string; online: boolean }) => {
+      if (added.has(n.id)) return;
+      added.add(n.id);
       for (const s of deps.nodeServices.of(n) ?? []) {
         const k = s.name.toLowerCase();
-        const down = s.instances.filter((i) => !i.healthy);
         let sum = all.get(k);
         if (!sum) all.set(k, (sum = { name: s.name, healthy: 0, total: 0, down: [] }));
-        sum.healthy += s.instances.length - down.length;
-        sum.total += s.instances.length;
-        for (const i of down) if (sum.down.length < 3) sum.down.push({ node: i.node, name: i.name, state: i.state });
+        for (const i of s.instances) {
+          sum.total++;
+          if (i.healthy) sum.healthy++;
+          else if (sum.down.length < 3) sum.down.push({ node: i.node, name: i.name, state: i.state });
+        }
       }
-    }
-    return [...all.values()];
+    };
+    return { add, all: (nodes: { id: number; name: string; online: boolean }[]) => { for (const n of nodes) add(n); return [...all.values()]; } };
   };
   const engine = createAlertEngine({
     db: deps.db, config, now, log: deps.log, silences,
@@ -59,12 +68,13 @@ export function createHubAlerts(deps: HubAlertsDeps, opts?: AlertEngineOptions):
     } : {}),
     fleet: () => {
       const nodes = store.listNodes();
+      const sums = serviceSums();
       return {
         nodes,
         latest: (id) => store.latestSample(id),
         workloads: (id) => inventory.get(id),
-        services: () => serviceHealth(nodes),
-        prepareServices: (chunk) => { for (const n of chunk) deps.nodeServices.of(n); },
+        services: () => sums.all(nodes),
+        prepareServices: (chunk) => { for (const n of chunk) sums.add(n); },
         ...(deps.storage ? { hub: { storage: deps.storage.health() } } : {}),
       };
     },
