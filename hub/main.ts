@@ -31,6 +31,7 @@ import { createNodeServices } from './node-services.ts';
 import { createGroupCommit, type GroupCommitOptions } from './group-commit.ts';
 import { createWriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { createStorageProbe } from './storage-probe.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import { createSampleHistory } from './sample-history.ts';
 
 export interface HubOptions {
@@ -111,7 +112,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const now = opts.now ?? Date.now;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
-  const { db } = openHubDatabase(join(opts.dataDir, 'muster.db'), log);
+  const dbPath = join(opts.dataDir, 'muster.db');
+  const { db, exclusive } = openHubDatabase(dbPath, log);
+  // A database this process opened alone (full disk) cannot be shared with the worker: it checkpoints itself.
+  const checkpointer = exclusive ? undefined : startCheckpointer({ db, path: dbPath, log });
   const commits = createGroupCommit({ db, now, log }, opts.commits);
   const store = createStore({ db, commits });
   const workloadStore = createWorkloadStore(db);
@@ -126,7 +130,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const inventory = createInventory({ store: queuedWorkloads, now, log });
   const registry = new Registry();
   const nodeServices = createNodeServices({ inventory });
-  const metrics = createHubMetrics({ registry, store, inventory, nodeServices, now }, { stalenessMs: opts.metricsStalenessMs });
+  const metrics = createHubMetrics({ registry, store, inventory, nodeServices, now, storage: commits }, { stalenessMs: opts.metricsStalenessMs });
   const alertsConfig = opts.alerts ?? defaultAlertsConfig();
   const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, nodeServices, registry, config: alertsConfig, now, log, storage: commits }, opts.alertOptions);
   const jobs = createJobStore(db);
@@ -175,6 +179,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     maintenance.close();
     await app.close();
     commits.close();
+    await checkpointer?.close();
     db.close();
     throw err;
   }
@@ -199,6 +204,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       maintenance.close();
       await app.close();
       commits.close();
+      await checkpointer?.close();
       db.close();
     },
   };
