@@ -15,6 +15,7 @@ import { eventsCommand } from './commands/events.ts';
 import { deployCommand, jobsCommand, recommendCommand } from './commands/deploy.ts';
 import { alertsCommand, silenceCommand } from './commands/alerts.ts';
 import { runAgentCommand } from '../agent/main.ts';
+import { ensureHubRuntime } from './runtime-flags.ts';
 
 const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
 
@@ -82,6 +83,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entry === fileURLToPath(import.meta.url)) {
+  ensureHubRuntime(process.argv[2], process.env);
   main(process.argv.slice(2), { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) })
     .then((code) => { process.exitCode = code; });
 }
