@@ -31,14 +31,25 @@ export interface Committer {
   health(): StorageHealth;
 }
 
+/** What the group commit has done since it started. */
+export interface CommitStats {
+  commits: number;
+  failures: number;
+  /** Time spent in commits, fsync included. */
+  seconds: number;
+}
+
 /** A committer that batches, with a timer. */
 export interface GroupCommit extends Committer {
+  stats(): CommitStats;
   /** Commits what is queued now (shutdown, tests). */
   flush(): void;
   /** Writes waiting for the next commit. */
   pending(): number;
   /** Called on every change between healthy and failing. */
   onHealthChange(fn: (h: StorageHealth) => void): () => void;
+  /** Called after every commit with its duration in seconds, fsync included (for a histogram). */
+  onCommit(fn: (seconds: number) => void): () => void;
   /** Commits what is queued and stops the timer. */
   close(): void;
 }
@@ -136,6 +147,8 @@ export function createGroupCommit(deps: GroupCommitDeps, opts: GroupCommitOption
   let queue: Op[] = [];
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  const stats: CommitStats = { commits: 0, failures: 0, seconds: 0 };
+  const commitListeners = new Set<(seconds: number) => void>();
 
   // Nested calls of a better-sqlite3 transaction function become savepoints.
   const savepoint = db.transaction((write: () => void) => write());
@@ -165,13 +178,20 @@ export function createGroupCommit(deps: GroupCommitDeps, opts: GroupCommitOption
     const ops = queue;
     queue = [];
     const failed = new Map<Op, Error>();
+    const started = performance.now();
     try {
       batch(ops, failed);
     } catch (err) {
+      stats.failures++;
+      stats.seconds += (performance.now() - started) / 1000;
       health.failed(err);
       for (const op of ops) settle(op, err as Error);
       return;
     }
+    const took = (performance.now() - started) / 1000;
+    stats.commits++;
+    stats.seconds += took;
+    for (const fn of commitListeners) fn(took);
     health.succeeded();
     for (const [op, err] of failed) log.error({ err }, 'a write of the group commit failed on its own and was rolled back');
     for (const op of ops) settle(op, failed.get(op));
@@ -190,9 +210,14 @@ export function createGroupCommit(deps: GroupCommitDeps, opts: GroupCommitOption
       }
     },
     health: health.get,
+    stats: () => ({ ...stats }),
     flush,
     pending: () => queue.length,
     onHealthChange: health.on,
+    onCommit(fn) {
+      commitListeners.add(fn);
+      return () => commitListeners.delete(fn);
+    },
     close() {
       flush();
       closed = true;

@@ -42,7 +42,7 @@ export interface ServerDeps {
   gateway: AgentGateway;
   inventory: Pick<Inventory, 'get' | 'views'>;
   events: Pick<WorkloadStore, 'listEvents'>;
-  metrics: Pick<HubMetrics, 'render'>;
+  metrics: Pick<HubMetrics, 'render' | 'renderHub'>;
   now: () => number;
   /** The DNS domain names are shown under (default `internal`). */
   domain?: string;

@@ -5,7 +5,7 @@
  * being exported, so its series go stale in Prometheus instead of freezing at
  * their last value.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Store } from '../store.ts';
 import type { Inventory } from '../inventory.ts';
 import type { NodeServices } from '../node-services.ts';
@@ -13,6 +13,8 @@ import type { HostFacts } from '../../protocol/index.ts';
 import type { NodeRecord } from '../store.ts';
 import { createExpositionWriter, createFamilyCollector, labelText, type FamilyText } from './exposition.ts';
 import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
+import { createRuntimeMetrics } from './runtime-metrics.ts';
+import type { CommitStats, StorageHealth } from '../group-commit.ts';
 
 export interface MetricsDeps {
   registry: Registry;
@@ -21,6 +23,8 @@ export interface MetricsDeps {
   /** Each node's services, shared with alerting. */
   nodeServices: NodeServices;
   now: () => number;
+  /** The group commit, for the storage series; absent, none. */
+  storage?: { health(): StorageHealth; stats(): CommitStats; onCommit(fn: (seconds: number) => void): () => void };
 }
 
 export interface MetricsOptions {
@@ -50,6 +54,8 @@ export interface HubMetrics {
    * everything else a scrape does; the route streams them as they are.
    */
   render(): Promise<{ contentType: string; chunks: Buffer[]; bytes: number }>;
+  /** Only the hub's own series (muster_hub_*, muster_alerts_*...), without a node's: cheap, and starts no prerendering. */
+  renderHub(): Promise<{ contentType: string; text: string }>;
   /** Stops the prerender timer. */
   close(): void;
 }
@@ -87,8 +93,25 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       this.inc((u.user + u.system) / 1e6);
     },
   });
+  const runtime = createRuntimeMetrics(registry);
+  const storage = deps.storage;
+  if (storage) {
+    new Gauge({ name: 'muster_hub_storage_ok', help: '1 while the hub\'s storage takes writes, 0 while it fails (then nothing is acked and agents hold their data).', registers: [registry], collect() { this.set(storage.health().ok ? 1 : 0); } });
+    const counterOf = (name: string, help: string, read: (s: CommitStats) => number) => new Counter({
+      name, help, registers: [registry], collect() { this.reset(); this.inc(read(storage.stats())); },
+    });
+    counterOf('muster_hub_commits_total', 'Group commits of agents\' data (each fsync\'d before its acks).', (s) => s.commits);
+    counterOf('muster_hub_commit_failures_total', 'Group commits that failed (disk full, I/O error); their writes were not acked.', (s) => s.failures);
+    counterOf('muster_hub_commit_seconds_total', 'Time spent committing agents\' data, fsync included.', (s) => s.seconds);
+    const took = new Histogram({
+      name: 'muster_hub_commit_duration_seconds', help: 'How long each group commit took, fsync included: acks wait for it.',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [registry],
+    });
+    storage.onCommit((s) => took.observe(s));
+  }
   const frames = new Counter({ name: 'muster_agent_messages_received_total', help: 'Frames received from agents, by message type.', labelNames: ['type'], registers: [registry] });
   const bytes = new Counter({ name: 'muster_agent_bytes_received_total', help: 'Bytes of frames received from agents (after decompression).', registers: [registry] });
+  const frameChildren = new Map<string, ReturnType<typeof frames.labels>>();
   const cache = createNodeSeriesCache();
   const dns = new Counter({ name: 'muster_dns_queries_total', help: 'DNS queries answered by the hub, by result.', labelNames: ['result'], registers: [registry] });
   const texts = new Map<number, NodeText>();
@@ -146,7 +169,10 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
 
   return {
     onFrame(type, size) {
-      frames.inc({ type });
+      // A child per type, made once: inc({ type }) hashes the labels on every frame.
+      let child = frameChildren.get(type);
+      if (!child) frameChildren.set(type, (child = frames.labels({ type })));
+      child.inc();
       bytes.inc(size);
     },
     onDnsQuery(result) {
@@ -168,6 +194,10 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     close() {
       clearTimeout(timer);
       timer = undefined;
+      runtime.close();
+    },
+    async renderHub() {
+      return { contentType: registry.contentType, text: await registry.metrics() };
     },
     async render() {
       const t = now();
