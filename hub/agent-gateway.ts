@@ -205,8 +205,26 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     else if (link.node) pause(link, 'MUSTER_ERR_STORAGE', 'hub storage failed; keep your data and wait', storageRetryMs);
   };
 
-  const ack = (link: Link, node: NodeRecord) => {
-    if (byNode.get(node.id) === link && !link.paused) send(link, { type: 'ack', seq: node.ackedSeq });
+  /**
+   * Acks go out once per link per commit: a sample and a delta of the same
+   * agent committed together need one cumulative ack, not two.
+   */
+  const ackDue = new Set<Link>();
+  let ackFlush = false;
+  const sendAcks = () => {
+    ackFlush = false;
+    for (const link of ackDue) {
+      const node = link.node;
+      if (node && byNode.get(node.id) === link && !link.paused) send(link, { type: 'ack', seq: node.ackedSeq });
+    }
+    ackDue.clear();
+  };
+  const ack = (link: Link, _node: NodeRecord) => {
+    ackDue.add(link);
+    if (!ackFlush) {
+      ackFlush = true;
+      queueMicrotask(sendAcks);
+    }
   };
 
   const dropRevoked = tokens.onRevoke((record) => {

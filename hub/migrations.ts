@@ -132,12 +132,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   -- What the hub writes for a node on every sample lives apart from the node's
   -- facts: a small row, so a group commit rewrites a shared page, not each
-  -- node's kilobytes of facts. nodes.acked_seq and nodes.dropped are no longer used.
+  -- node's kilobytes of facts (2,000 last-seen updates rewrote 2,000 pages).
+  -- nodes.acked_seq and nodes.dropped are no longer used.
   CREATE TABLE node_progress (
     node_id   INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
     acked_seq INTEGER NOT NULL DEFAULT 0,
     lost_json TEXT NOT NULL DEFAULT '{}',
-    rejected  INTEGER NOT NULL DEFAULT 0
+    rejected  INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER NOT NULL DEFAULT 0
   );
   INSERT INTO node_progress (node_id, acked_seq, lost_json)
     SELECT id, acked_seq, json_object('overflow', dropped) FROM nodes;

@@ -181,6 +181,7 @@ export function openHubDatabase(path: string, log: { warn(obj: object, msg: stri
 interface NodeRow {
   id: number; name: string; machine_id: string; facts_json: string | null; agent_version: string | null;
   first_seen: number; last_seen: number; online: number; acked_seq: number | null; lost_json: string | null; rejected: number | null;
+  progress_seen: number | null;
 }
 interface TokenRow {
   id: string; role: TokenRole; hash: string; node_id: number | null; label: string;
@@ -206,7 +207,7 @@ const toNode = (r: NodeRow): NodeRecord => {
     facts: r.facts_json ? (JSON.parse(r.facts_json) as HostFacts) : null,
     agentVersion: r.agent_version,
     firstSeen: r.first_seen,
-    lastSeen: r.last_seen,
+    lastSeen: Math.max(r.last_seen, r.progress_seen ?? 0),
     online: r.online === 1,
     ackedSeq: r.acked_seq ?? 0,
     dropped: sumLost(lost),
@@ -248,12 +249,12 @@ export function createStore(opts: StoreOptions): Store {
 
   const q = {
     nodes: db.prepare<[], NodeRow>(`SELECT n.id, n.name, n.machine_id, n.facts_json, n.agent_version, n.first_seen, n.last_seen, n.online,
-      p.acked_seq, p.lost_json, p.rejected FROM nodes n LEFT JOIN node_progress p ON p.node_id = n.id`),
+      p.acked_seq, p.lost_json, p.rejected, p.last_seen AS progress_seen FROM nodes n LEFT JOIN node_progress p ON p.node_id = n.id`),
     insertNode: db.prepare('INSERT INTO nodes (name, machine_id, first_seen, last_seen) VALUES (?, ?, ?, ?)'),
     insertProgress: db.prepare('INSERT OR IGNORE INTO node_progress (node_id) VALUES (?)'),
     setFacts: db.prepare('UPDATE nodes SET facts_json = ?, agent_version = ?, last_seen = ? WHERE id = ?'),
     setOnline: db.prepare('UPDATE nodes SET online = ?, last_seen = ? WHERE id = ?'),
-    touch: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
+    touch: db.prepare('UPDATE node_progress SET last_seen = ? WHERE node_id = ?'),
     allOffline: db.prepare('UPDATE nodes SET online = 0 WHERE online = 1'),
     insertSample: db.prepare('INSERT OR IGNORE INTO samples (node_id, seq, ts, cpu_used, mem_used, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
     setProgress: db.prepare('UPDATE node_progress SET acked_seq = MAX(acked_seq, ?), lost_json = ? WHERE node_id = ?'),
