@@ -28,7 +28,7 @@ import { runBench, type Managed, type Supervisor } from './supervisor.ts';
 import { fixed, formatTable, mib } from './table.ts';
 import { seconds, sleep, sleepUntil } from './timing.ts';
 
-const USAGE = `Usage: node bench/hub-ingest.ts [--agents 100,500,1000,2000] [--interval 10s] [--duration 60s] [--no-deflate] [--no-workloads] [--json]
+const USAGE = `Usage: node bench/hub-ingest.ts [--agents 100,500,1000,2000] [--interval 10s] [--duration 60s] [--no-deflate] [--no-workloads] [--hub-flag FLAG]... [--json]
        npm run bench:ingest -- [flags]
 
 Runs a hub pinned to CPU 0 and N simulated agents pinned to CPU 1 for each N,
@@ -37,8 +37,9 @@ and measures the hub's CPU and RSS, samples/s and the agents' ack latency.
   --agents LIST    simulated agent counts, comma-separated (default 100,500,1000,2000)
   --interval DUR   sample period of each agent (default 10s)
   --duration DUR   measurement window per N, after one interval of warm-up (default 60s)
-  --no-deflate     agents do not offer permessage-deflate (the real agent does)
+  --no-deflate     agents send every frame as text (the real agent deflates frames above 1 KiB)
   --no-workloads   agents send samples only, no workloads snapshot and deltas (the real agent sends both)
+  --hub-flag FLAG  a Node/V8 flag for the hub's runtime, repeatable (e.g. --hub-flag=--max-semi-space-size=4)
   --json           print a JSON summary on stdout (the table goes to stderr)
 
 Needs util-linux's taskset, 2 CPUs, and an open-files limit above N + 1024
@@ -85,13 +86,15 @@ interface IngestResult {
   sim: Omit<SimulatorReport, 'acks'>;
   /** Links the hub reported live at the end (GET /healthz). */
   hubAgentsConnected: number | undefined;
+  /** From the hub's own /metrics over the window: event-loop delay, GC pauses by kind, group commits. */
+  hubRuntime: HubRuntime;
   /** p99 ack under the target, every sample of the window acked, no link lost, the hub under one core. */
   targetMet: boolean;
 }
 
 runBench(USAGE, async (sup) => {
   const { values } = parseFlags(process.argv.slice(2), {
-    agents: { type: 'string' }, interval: { type: 'string' }, duration: { type: 'string' }, 'no-deflate': { type: 'boolean' }, 'no-workloads': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    agents: { type: 'string' }, interval: { type: 'string' }, duration: { type: 'string' }, 'no-deflate': { type: 'boolean' }, 'no-workloads': { type: 'boolean' }, 'hub-flag': { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const counts = countListFlag('agents', values.agents, '100,500,1000,2000');
@@ -99,6 +102,7 @@ runBench(USAGE, async (sup) => {
   const durationMs = durationFlag('duration', values.duration, '60s');
   const deflate = values['no-deflate'] !== true;
   const workloads = values['no-workloads'] !== true;
+  const hubFlags = values['hub-flag'] ?? [];
   if (intervalMs < 1_000) throw new UsageError('--interval must be at least 1s (the agent allows no less)');
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -111,9 +115,12 @@ runBench(USAGE, async (sup) => {
   const results: IngestResult[] = [];
   for (const n of counts) {
     log(`\n== ${n} agents: interval ${seconds(intervalMs)}, warm-up ${seconds(intervalMs)}, window ${seconds(durationMs)}`);
-    results.push(await runOne(sup, n, { intervalMs, durationMs, deflate, workloads, openFiles, ticks, log }));
+    results.push(await runOne(sup, n, { intervalMs, durationMs, deflate, workloads, hubFlags, openFiles, ticks, log }));
     const r = results[results.length - 1]!;
     log(`   ${fixed(r.samplesPerSecond, 1)} samples/s, hub CPU ${fixed(r.hubCpuPercent, 1)} %, p99 ack ${fixed(r.ackMs.p99, 1)} ms (per interval: ${r.ackMs.p99PerInterval.map((x) => x.toFixed(0)).join(', ')} ms)`);
+    const rt = r.hubRuntime;
+    log(`   hub event loop delay p99 ${fixed(rt.loopDelayP99Ms, 1)} ms, max ${fixed(rt.loopDelayMaxMs, 1)} ms; GC ms/s ${Object.entries(rt.gcMsPerSecond).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; ` +
+      `longest GC ${Object.entries(rt.gcLongestMs).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}; ${fixed(rt.commitsPerSecond, 1)} commits/s of ${fixed(rt.commitMeanMs, 2)} ms, ${rt.commitsOver10ms ?? '?'} over 10 ms, ${rt.commitsOver50ms ?? '?'} over 50 ms`);
   }
 
   const targetMet = results.find((r) => r.agents === TARGET_AGENTS)?.targetMet;
@@ -131,10 +138,10 @@ runBench(USAGE, async (sup) => {
   const report = [
     '',
     table,
-    `machine: ${machine.cpus} CPUs, ${machine.cpuModel}, Linux ${machine.kernel}; hub on CPU ${HUB_CPU}, simulated agents on CPU ${SIM_CPU}`,
+    `machine: ${machine.cpus} CPUs, ${machine.cpuModel}, Linux ${machine.kernel}; hub on CPU ${HUB_CPU}${hubFlags.length ? ` (node ${hubFlags.join(" ")})` : ""}, simulated agents on CPU ${SIM_CPU}`,
     `each agent: one samples frame every ${seconds(intervalMs)} (mean ${results[0]?.sim.meanFrameBytes ?? 0} B) ` +
       (workloads ? `and a workloads delta (mean ${results[0]?.sim.meanWorkloadsBytes ?? 0} B), a workloads snapshot after joining` : 'and NO workloads frames') +
-      `, heartbeats as the welcome asks; permessage-deflate ${deflate ? 'on, as in the real agent' : 'OFF'}`,
+      `, heartbeats as the welcome asks; frames above 1 KiB ${deflate ? 'deflated, as the real agent does' : 'NOT deflated'}`,
     `hub CPU is % of one core (utime+stime over the window); runq wait = ms per s the hub's main thread waited for CPU ${HUB_CPU} (its own helper threads and anything else there);`,
     `ack p99 is over the window; p99 med/worst interval = median and worst of the p99s of each ${seconds(intervalMs)} interval;`,
     `hub RSS = median; sim loop p99 = the simulator's own event-loop lateness (its share of the ack latency);`,
@@ -177,6 +184,7 @@ interface RunOptions {
   intervalMs: number;
   deflate: boolean;
   workloads: boolean;
+  hubFlags: string[];
   durationMs: number;
   openFiles: number | undefined;
   ticks: number;
@@ -186,7 +194,7 @@ interface RunOptions {
 /** One N: fresh hub, fresh simulator, join, warm up, measure, stop both. */
 async function runOne(sup: Supervisor, agents: number, o: RunOptions): Promise<IngestResult> {
   const pin = (cpu: number) => (o.openFiles === undefined ? { cpu } : { cpu, openFiles: o.openFiles });
-  const hub = await startBenchHub(sup, pin(HUB_CPU));
+  const hub = await startBenchHub(sup, { ...pin(HUB_CPU), nodeFlags: o.hubFlags });
   const token = await createJoinToken(hub);
   const sim = sup.start('simulator', process.execPath, [SIMULATOR], { ...pin(SIM_CPU), ipc: true });
   const ask = channelTo(sim);
@@ -196,6 +204,7 @@ async function runOne(sup: Supervisor, agents: number, o: RunOptions): Promise<I
     await ask({ type: 'start' }, 'started', 10_000);
     await sleep(o.intervalMs); // warm-up: every agent has sent its first sample
 
+    const runtimeBefore = await hubSeries(hub);
     const hubBefore = readProcCpu(hub.proc.pid);
     const schedBefore = readProcSchedstat(hub.proc.pid);
     const ioBefore = readProcIo(hub.proc.pid);
@@ -214,6 +223,7 @@ async function runOne(sup: Supervisor, agents: number, o: RunOptions): Promise<I
     const ioAfter = readProcIo(hub.proc.pid);
     const simAfter = readProcCpu(sim.pid);
     const windowS = (performance.now() - tStart) / 1000;
+    const runtimeAfter = await hubSeries(hub);
     const { report: { acks, ...report } } = await ask({ type: 'report' }, 'report', 30_000);
     const ackMs = summarizeAcks(acks, o.intervalMs);
     const pct = (a: typeof hubAfter, b: typeof hubBefore) => ((cpuSeconds(a, o.ticks, false) - cpuSeconds(b, o.ticks, false)) / windowS) * 100;
@@ -234,6 +244,7 @@ async function runOne(sup: Supervisor, agents: number, o: RunOptions): Promise<I
       ackMs,
       sim: report,
       hubAgentsConnected: await agentsConnected(hub),
+      hubRuntime: runtimeOver(runtimeBefore, runtimeAfter, windowS),
       targetMet: p99 !== undefined && p99 < TARGET_P99_MS && hubCpuPercent < 100 && report.acked === report.sent && report.linksClosed === 0,
     };
   } finally {
@@ -262,6 +273,66 @@ function summarizeAcks(acks: readonly [number, number][], intervalMs: number): A
     p99PerInterval,
     p99IntervalMedian: median(p99PerInterval),
     p99IntervalWorst: maximum(p99PerInterval),
+  };
+}
+
+/** What the hub's own series said over a window. */
+interface HubRuntime {
+  /** Event-loop delay over the last minute (the hub's rolling window), ms. */
+  loopDelayP99Ms: number | undefined;
+  loopDelayMaxMs: number | undefined;
+  /** Milliseconds of GC per second of window, by kind, and the longest pause since start, ms. */
+  gcMsPerSecond: Record<string, number>;
+  gcLongestMs: Record<string, number>;
+  /** Group commits per second and their mean duration, ms. */
+  commitsPerSecond: number | undefined;
+  commitMeanMs: number | undefined;
+  /** Commits of the window that took longer than 10 and 50 ms. */
+  commitsOver10ms: number | undefined;
+  commitsOver50ms: number | undefined;
+}
+
+/** The hub's own series (muster_hub_*) from /metrics, by name and label text. */
+async function hubSeries(hub: BenchHub): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  // /metrics/hub, not /metrics: a scrape of every node turns on their prerendering, which this bench does not measure.
+  const res = await fetch(`${hub.url}/metrics/hub`, { headers: { authorization: `Bearer ${hub.adminToken}` } }).catch(() => undefined);
+  if (!res?.ok) return out;
+  for (const line of (await res.text()).split('\n')) {
+    if (!line.startsWith('muster_hub_')) continue;
+    const m = /^(\S+?)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) out.set(m[1]! + (m[2] ?? ''), Number(m[3]));
+  }
+  return out;
+}
+
+function runtimeOver(before: Map<string, number>, after: Map<string, number>, windowS: number): HubRuntime {
+  const diff = (k: string) => (after.has(k) ? after.get(k)! - (before.get(k) ?? 0) : undefined);
+  const gcMsPerSecond: Record<string, number> = {};
+  const gcLongestMs: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const pause = /^muster_hub_gc_pause_seconds_total\{kind="(\w+)"\}$/.exec(k);
+    if (pause) gcMsPerSecond[pause[1]!] = ((v - (before.get(k) ?? 0)) * 1000) / windowS;
+    const longest = /^muster_hub_gc_longest_pause_seconds\{kind="(\w+)"\}$/.exec(k);
+    if (longest) gcLongestMs[longest[1]!] = v * 1000;
+  }
+  const commits = diff('muster_hub_commits_total');
+  const commitSeconds = diff('muster_hub_commit_seconds_total');
+  const ms = (k: string) => (after.has(k) ? after.get(k)! * 1000 : undefined);
+  const over = (le: string) => {
+    const n = diff('muster_hub_commit_duration_seconds_count');
+    const under = diff(`muster_hub_commit_duration_seconds_bucket{le="${le}"}`);
+    return n === undefined || under === undefined ? undefined : n - under;
+  };
+  return {
+    loopDelayP99Ms: ms('muster_hub_event_loop_delay_p99_seconds'),
+    loopDelayMaxMs: ms('muster_hub_event_loop_delay_max_seconds'),
+    gcMsPerSecond,
+    gcLongestMs,
+    commitsPerSecond: commits === undefined ? undefined : commits / windowS,
+    commitMeanMs: commits && commitSeconds !== undefined ? (commitSeconds * 1000) / commits : undefined,
+    commitsOver10ms: over('0.01'),
+    commitsOver50ms: over('0.05'),
   };
 }
 

@@ -21,10 +21,15 @@ export interface BenchHub {
   dataDir: string;
 }
 
-/** Starts a hub on a fresh data directory and a free loopback port; `opts` can pin it to a CPU. */
-export async function startBenchHub(sup: Supervisor, opts: StartOptions = {}): Promise<BenchHub> {
+/**
+ * Starts a hub on a fresh data directory and a free loopback port; `opts` can
+ * pin it to a CPU, `nodeFlags` pass V8/Node flags to the hub's runtime
+ * (e.g. --max-semi-space-size=4, to compare garbage collector settings).
+ */
+export async function startBenchHub(sup: Supervisor, opts: StartOptions & { nodeFlags?: string[] } = {}): Promise<BenchHub> {
   const dataDir = sup.tempDir('hub');
-  const proc = sup.start('hub', process.execPath, [join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], opts);
+  const { nodeFlags = [], ...start } = opts;
+  const proc = sup.start('hub', process.execPath, [...nodeFlags, join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], start);
   const url = await waitUntil('the hub to listen', () => {
     if (!proc.running()) throw new Error(`the hub exited before listening:\n${proc.output()}`);
     return /hub listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.output())?.[1];

@@ -10,7 +10,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import {
-  AGENT_PATH, MAX_FRAME_BYTES, MUSTER_VERSION, PROTOCOL_VERSION, createAgentMessageDecoder, createHubMessageDecoder,
+  AGENT_PATH, MAX_FRAME_BYTES, MUSTER_VERSION, PROTOCOL_VERSION, createAgentMessageDecoder, createHubMessageDecoder, packFrame,
   type AgentMessage,
 } from '../protocol/index.ts';
 import type { SimulatorCommand, SimulatorEvent, SimulatorReport } from './ingest-messages.ts';
@@ -57,14 +57,18 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
   const LOOP_TICK_MS = 5;
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_TICK_MS });
 
-  const send = (a: SimAgent, msg: AgentMessage) => {
-    if (a.ws.readyState === WebSocket.OPEN) a.ws.send(JSON.stringify(msg));
+  let compress = true;
+  /** Sends a frame's text as the agent does: deflated when above 1 KiB (protocol 2), unless compression is off. */
+  const sendText = (ws: WebSocket, text: string) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(compress ? packFrame(text) : text);
   };
+  const send = (a: SimAgent, msg: AgentMessage) => sendText(a.ws, JSON.stringify(msg));
 
   /** Opens one link, joins with the token, and resolves once welcomed (facts sent). */
   function join(index: number, url: string, token: string, deflate: boolean): Promise<SimAgent> {
     const host = createSimulatedHost(index);
-    const ws = new WebSocket(url, { perMessageDeflate: deflate ? { threshold: 1024 } : false, handshakeTimeout: 30_000, maxPayload: MAX_FRAME_BYTES });
+    compress = deflate;
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000, maxPayload: MAX_FRAME_BYTES });
     return new Promise((resolve, reject) => {
       let agent: SimAgent | undefined;
       ws.on('open', () => {
@@ -82,7 +86,8 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
           if (!msg.credential) { reject(new Error(`${host.name}: welcome after a join carries no credential`)); return; }
           agent = { host, ws, heartbeatMs: msg.heartbeatMs, seq: msg.ackedSeq, lastSampleAt: 0, pending: [], timers: [], open: true };
           send(agent, { type: 'facts', facts: host.facts });
-          if (withWorkloads) send(agent, host.workloads.snapshot(1, Date.now()));
+          // As the agent's journal does: the snapshot and every delta take the next number, like samples.
+          if (withWorkloads) send(agent, { ...host.workloads.snapshot(1, Date.now()), seq: ++agent.seq });
           resolve(agent);
         } else if (msg.type === 'ack' && agent) {
           const p = agent.pending;
@@ -114,12 +119,12 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
     const frame = JSON.stringify({ type: 'samples', samples: [{ seq: a.seq, ts: now, data: a.host.nextSample(elapsed) }], dropped: 0 } satisfies AgentMessage);
     a.pending.push({ seq: a.seq, sentAt: performance.now(), counted: counting });
     if (counting) { sent++; frameBytes += frame.length; frames++; }
-    a.ws.send(frame);
+    sendText(a.ws, frame);
     const delta = withWorkloads ? a.host.workloads.nextDelta(elapsed, now) : undefined;
     if (delta) {
-      const json = JSON.stringify(delta);
+      const json = JSON.stringify({ ...delta, seq: ++a.seq });
       if (counting) workloadBytes += json.length;
-      a.ws.send(json);
+      sendText(a.ws, json);
     }
   }
 
