@@ -44,8 +44,9 @@ test('a black-holed link is dropped by the agent within a minute, and the agent 
 
   await host.heal();
   const healedAt = Date.now();
-  await waitFor('the agent back on a new link', async () => links() >= 2 && (await node()).online === true, 60_000, 250);
-  assert.ok(Date.now() - healedAt < 60_000);
+  await waitFor('the agent back on a new link', async () => links() >= 2 && (await node()).online === true, 90_000, 250);
+  // Its backoff is capped at 30 s, and a dial into the silence gives up after 10 s.
+  assert.ok(Date.now() - healedAt < 45_000, `back ${Math.round((Date.now() - healedAt) / 1000)} s after the heal`);
   // What was sampled while the link was silent arrives after all.
   const samples = await waitFor('samples of the silent spell', async () => {
     const s = (await api<{ samples: { ts: string }[] }>(hub!.url, hub!.adminToken, '/api/v1/nodes/far/samples')).body.samples;

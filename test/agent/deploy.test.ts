@@ -655,7 +655,6 @@ test('an agent without a deploy executor answers refused', async () => {
     hub.send({ type: 'deploy', id: 'job-2', deadline: Date.now() + 60_000, action: { kind: 'unit', action: 'restart', unit: 'nginx.service' } });
     const [r] = await waitFor('the refusal', () => hub.deployFrames().length ? hub.deployFrames() : undefined, 5_000, 10);
     assert.is((r as DeployResult).outcome, 'refused');
-    assert.match(r!.message, /^this agent cannot deploy/);
   } finally {
     await agent.close();
     await hub.close();

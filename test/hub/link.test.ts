@@ -22,6 +22,9 @@ interface SamplesView { ackedSeq: number; samples: { seq: number; ts: string }[]
 const nodes = async () => (await api<{ nodes: NodeView[] }>(hub.url, hub.adminToken, '/api/v1/nodes')).body.nodes;
 const samplesOf = async (name: string) => (await api<SamplesView>(hub.url, hub.adminToken, `/api/v1/nodes/${name}/samples`)).body;
 
+/** The codes of the error frames the hub sent before closing a raw link. */
+const codes = (r: { frames: string[] }) => r.frames.map((f) => JSON.parse(f) as { type: string; code?: string }).filter((m) => m.type === 'error').map((m) => m.code);
+
 /** Opens a raw WebSocket to the agent endpoint and resolves with how the hub closed it. */
 function rawLink(send: (ws: WebSocket) => void): Promise<{ code: number; reason: string; frames: string[] }> {
   return new Promise((resolve, reject) => {
@@ -99,11 +102,11 @@ test('malformed, oversized and unauthenticated frames are refused while a good a
 
   const notJson = await rawLink((ws) => ws.send('{this is not json'));
   assert.is(notJson.code, CloseCode.badFrame);
-  assert.match(notJson.reason, /not JSON/);
+  assert.equal(codes(notJson), ['MUSTER_ERR_FRAME_NOT_JSON']);
 
   const badSchema = await rawLink((ws) => ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, node: { name: '../etc', machineId: 'x' } })));
   assert.is(badSchema.code, CloseCode.badFrame);
-  assert.match(badSchema.reason, /schema/);
+  assert.equal(codes(badSchema), ['MUSTER_ERR_FRAME_INVALID']);
 
   const noHello = await rawLink((ws) => ws.send(JSON.stringify({ type: 'heartbeat', ts: 1 })));
   assert.is(noHello.code, CloseCode.unauthorized);
@@ -113,7 +116,7 @@ test('malformed, oversized and unauthenticated frames are refused while a good a
     auth: { kind: 'join', token: 'muster_000000000000_' + 'A'.repeat(43) },
   })));
   assert.is(badToken.code, CloseCode.unauthorized);
-  assert.ok(badToken.frames.some((f) => JSON.parse(f).code === 'MUSTER_ERR_UNAUTHORIZED'));
+  assert.equal(codes(badToken), ['MUSTER_ERR_UNAUTHORIZED']);
 
   const adminAsJoin = await rawLink((ws) => ws.send(JSON.stringify({
     type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: 'x', node: { name: 'intruder', machineId: 'm' },
@@ -125,7 +128,7 @@ test('malformed, oversized and unauthenticated frames are refused while a good a
     type: 'hello', protocol: 99, agentVersion: 'x', node: { name: 'future', machineId: 'm' }, auth: { kind: 'join', token },
   })));
   assert.is(oldVersion.code, CloseCode.unsupportedVersion);
-  assert.match(oldVersion.reason, /speaks 1/);
+  assert.equal(codes(oldVersion), ['MUSTER_ERR_PROTOCOL_VERSION']);
 
   const huge = await rawLink((ws) => ws.send('x'.repeat(MAX_FRAME_BYTES + 10)));
   assert.is(huge.code, CloseCode.tooLarge);
@@ -171,8 +174,8 @@ test('a revoked node credential is disconnected at once and the node goes offlin
   const t0 = Date.now();
   const r = await api(hub.url, hub.adminToken, `/api/v1/tokens/${cred!.id}`, { method: 'DELETE' });
   assert.is(r.status, 200);
-  await waitFor('vm-2 offline', async () => (await nodes()).find((n) => n.name === 'vm-2')?.online === false, 5_000, 50);
-  assert.ok(Date.now() - t0 < 5_000);
+  await waitFor('vm-2 offline', async () => (await nodes()).find((n) => n.name === 'vm-2')?.online === false, 15_000, 50);
+  assert.ok(Date.now() - t0 < 2_000, `offline ${Date.now() - t0} ms after the revocation: at once, not after the heartbeat timeout`);
   const vm2 = agents[1]!;
   const code = await Promise.race([vm2.exited, new Promise((r) => setTimeout(() => r('still running'), 5_000))]);
   assert.is(code, 1, 'the agent stops with an error instead of hammering the hub');
