@@ -123,6 +123,19 @@ export function onlyUsageMoved(kind: WorkloadKind, before: Items[WorkloadKind], 
   return false;
 }
 
+/** Copies what `onlyUsageMoved` allows to differ from `after` into `before`. */
+function moveUsage(kind: WorkloadKind, before: Items[WorkloadKind], after: Items[WorkloadKind]): void {
+  if (kind === 'processes') {
+    const a = before as ProcessInfo, b = after as ProcessInfo;
+    a.cpuSeconds = b.cpuSeconds;
+    a.rssBytes = b.rssBytes;
+  } else if (kind === 'units') {
+    const a = before as UnitInfo, b = after as UnitInfo;
+    if (b.memoryBytes === undefined) delete a.memoryBytes;
+    else a.memoryBytes = b.memoryBytes;
+  }
+}
+
 /** Loads the stored inventory and returns it ready for frames. */
 export function createInventory(deps: InventoryDeps): Inventory {
   const { store, now, log } = deps;
@@ -211,13 +224,20 @@ export function createInventory(deps: InventoryDeps): Inventory {
             refused++;
             continue;
           }
-          map.set(key, item);
+          const usageOnly = before !== undefined && onlyUsageMoved(kind, before as Items[WorkloadKind], item);
+          if (!quiet) derived.push(...derive(w, kind, before, item));
+          if (usageOnly) {
+            // Keep the stored object and move its figures. Replacing it every interval left the old one
+            // as garbage in V8's old space and made the new one survive scavenges: most of the hub's GC.
+            moveUsage(kind, before as Items[WorkloadKind], item);
+          } else {
+            map.set(key, item);
+          }
           changed[kind]++;
           // A process's CPU and memory move every interval; writing them to disk each time costs
           // more than they are worth after a restart (the agent's snapshot on reconnect refreshes them).
-          if (before === undefined || entry.rewriting || !onlyUsageMoved(kind, before as Items[WorkloadKind], item)) upserts.push({ kind, key, data: item });
+          if (!usageOnly || entry.rewriting) upserts.push({ kind, key, data: usageOnly ? before : item });
           if (kind === 'containers' && (item as ContainerInfo).state !== 'running') w.use.delete(key);
-          if (!quiet) derived.push(...derive(w, kind, before, item));
         }
         if (refused > 0) log.warn({ node: node.name, kind, refused, max: MAX_PER_NODE[kind] }, 'node reports more workload items than the hub keeps; extra items dropped');
         for (const raw of msg.remove[kind]) {
@@ -247,7 +267,14 @@ export function createInventory(deps: InventoryDeps): Inventory {
       for (const r of removes) changed[r.kind]++;
       for (const kind of KINDS) w.versions[kind] += changed[kind];
       if (msg.sync) w.use.clear();
-      for (const u of msg.use) w.use.set(u.id, u);
+      for (const u of msg.use) {
+        const had = w.use.get(u.id);
+        if (!had) { w.use.set(u.id, u); continue; }
+        // As for processes: the stored reading takes the new figures; the frame's object dies young.
+        had.cpuSeconds = u.cpuSeconds; had.memoryBytes = u.memoryBytes; had.workingSetBytes = u.workingSetBytes;
+        had.rxBytes = u.rxBytes; had.txBytes = u.txBytes;
+        if (u.memoryLimitBytes === undefined) delete had.memoryLimitBytes; else had.memoryLimitBytes = u.memoryLimitBytes;
+      }
       if (msg.sync || msg.use.length > 0 || changed.containers > 0) w.useVersion++;
       if (msg.collectors) w.collectors = msg.collectors;
       w.updatedAt = ts;

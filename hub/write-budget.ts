@@ -1,10 +1,11 @@
 /**
  * A write budget per node: bytes and rows a node may have the hub store per
- * minute, as token buckets with a burst. A busy real node uses ~40 KiB and a
- * few hundred rows a minute; an agent replaying a 12 h outage needs a burst
- * of ~30 MiB. Beyond that, one join token must not be able to fill the hub's
- * disk: the gateway pauses the node until its budget has refilled, and the
- * agent keeps its records meanwhile.
+ * minute, as token buckets that bank up to two hours of budget. A busy real
+ * node uses ~40 KiB and a few hundred rows a minute; an agent replaying a
+ * 12 h outage needs a burst of ~30 MiB, which two hours of the default
+ * 512 KiB a minute cover. Beyond that, one join token must not be able to
+ * fill the hub's disk: the gateway pauses the node until its budget has
+ * refilled, and the agent keeps its records meanwhile.
  */
 
 export interface WriteBudgetOptions {
@@ -12,9 +13,9 @@ export interface WriteBudgetOptions {
   bytesPerMinute?: number;
   /** Sustained rows (samples, workload items) per minute per node (default 2,000). */
   rowsPerMinute?: number;
-  /** Bytes a node may spend at once, e.g. replaying an outage (default 64 MiB). */
+  /** Bytes a node may spend at once, e.g. replaying an outage (default: two hours of bytesPerMinute, 60 MiB). */
   burstBytes?: number;
-  /** Rows a node may spend at once (default 200,000). */
+  /** Rows a node may spend at once (default: two hours of rowsPerMinute, 240,000). */
   burstRows?: number;
 }
 
@@ -28,6 +29,9 @@ export interface WriteBudget {
   forget(nodeId: number): void;
 }
 
+/** How much budget a quiet node banks: enough to replay a 12 h outage at the default rate. */
+const BURST_MS = 2 * 3_600_000;
+
 interface Bucket {
   bytes: number;
   rows: number;
@@ -38,8 +42,8 @@ interface Bucket {
 export function createWriteBudget(now: () => number, opts: WriteBudgetOptions = {}): WriteBudget {
   const bytesPerMs = (opts.bytesPerMinute ?? 512 * 1024) / 60_000;
   const rowsPerMs = (opts.rowsPerMinute ?? 2_000) / 60_000;
-  const burstBytes = opts.burstBytes ?? 64 * 1024 * 1024;
-  const burstRows = opts.burstRows ?? 200_000;
+  const burstBytes = opts.burstBytes ?? bytesPerMs * BURST_MS;
+  const burstRows = opts.burstRows ?? rowsPerMs * BURST_MS;
   const buckets = new Map<number, Bucket>();
   return {
     take(nodeId, bytes, rows) {

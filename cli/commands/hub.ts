@@ -24,8 +24,9 @@ ${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alert
                       MUSTER_SMTP_PASSWORD or smtp.password_file (mode 0600).
   --node-bytes-per-minute SIZE
                       what one node may have the hub store, sustained (default
-                      512KiB; a busy node uses ~40KiB). A node over it is paused
-                      and keeps its data until its budget refills.
+                      512KiB; a busy node uses ~40KiB); a quiet node banks two
+                      hours of it for replaying an outage. A node over it is
+                      paused and keeps its data until its budget refills.
   --node-rows-per-minute N
                       the same in rows: samples and workload items (default 2000)
   --log-level LEVEL   trace, debug, info, warn, error (default info)
