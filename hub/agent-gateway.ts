@@ -215,7 +215,8 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     ackFlush = false;
     for (const link of ackDue) {
       const node = link.node;
-      if (node && byNode.get(node.id) === link && !link.paused) send(link, { type: 'ack', seq: node.ackedSeq });
+      // Also while paused: what was committed before the pause is stored, and the agent may forget it.
+      if (node && byNode.get(node.id) === link) send(link, { type: 'ack', seq: node.ackedSeq });
     }
     ackDue.clear();
   };

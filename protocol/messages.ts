@@ -164,8 +164,10 @@ export const Ack = Type.Object({ type: Type.Literal('ack'), seq: Count() });
 export const ErrorMessage = Type.Object({ type: Type.Literal('error'), code: Str(64), message: Str(1024) });
 
 /**
- * Protocol 2. The hub stored nothing after its last ack and asks the agent to
- * stop sending sequenced records (samples, workloads deltas) until `resume`:
+ * Protocol 2. The hub stores nothing more from this agent and asks it to
+ * stop sending sequenced records (samples, workloads deltas) until `resume`;
+ * what is not acked (acks of commits already under way may still come) is
+ * sent again after it:
  * its storage failed (disk full, I/O error) or the node spent its write
  * budget. The agent keeps everything in its journal meanwhile.
  */

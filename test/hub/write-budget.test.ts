@@ -21,7 +21,7 @@ test('a bucket banks two hours of budget, refuses what does not fit with the wai
   t += 60_000;
   assert.equal(b.take(1, 60_000, 1), { ok: true }, 'refilled after a minute');
   const rows = createWriteBudget(() => t, { bytesPerMinute: 1e9, rowsPerMinute: 10 });
-  assert.equal(rows.take(1, 1, 120), { ok: true });
+  assert.equal(rows.take(1, 1, 1_200), { ok: true }, 'two hours of rows');
   assert.is(rows.take(1, 1, 1).ok, false, 'rows have their own budget');
 });
 
