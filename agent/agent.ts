@@ -314,7 +314,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         flush();
         return;
       case 'pause':
-        // The hub stored nothing after its last ack: what was sent since goes again after resume.
+        // The hub stores nothing more until resume; whatever it has not acked goes again then.
         paused = `${msg.code}: ${msg.message}`;
         sentUpTo = ackedSeq;
         log.warn('the hub paused this agent; records stay in the journal', { code: msg.code, message: msg.message, retryAfterMs: msg.retryAfterMs });

@@ -263,7 +263,7 @@ runBench(USAGE, async (sup) => {
         targets,
         `machine: ${machine.cpus} CPUs, ${machine.cpuModel}, Linux ${machine.kernel}; ${processesOnMachine} processes at the end of the window` +
           (workload ? `, with ${workload.containers} bench containers and ${workload.processes} bench processes` : ' (idle: no --busy)'),
-        `sent = bytes the agent's WebSocket link carried (permessage-deflate on), from ss bytes_acked; node_exporter: its uncompressed /metrics body x 6 scrapes a minute`,
+        `sent = bytes the agent's WebSocket link carried (frames above 1 KiB deflated by the agent), from ss bytes_acked; node_exporter: its uncompressed /metrics body x 6 scrapes a minute`,
         `agents: dist/muster-agent.js, --interval 10s; samples stored by the hub in the window: ${results.map((r) => `${r.samplesStored} (${r.runtime})`).join(', ')}`,
         `the machine meanwhile: ${activity.forksPerMinute.toFixed(0)} processes started per minute, ` +
           `${activity.dockerEvents === undefined ? 'Docker not reachable' : `${activity.dockerEvents} Docker events`} (the agent follows both; node_exporter does not)`,

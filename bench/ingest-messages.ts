@@ -7,7 +7,7 @@
 /** Bench -> simulator. */
 export type SimulatorCommand =
   /**
-   * Connect `agents` simulated agents, each joining with `token`; `deflate` offers permessage-deflate and
+   * Connect `agents` simulated agents, each joining with `token`; `deflate` deflates frames above 1 KiB and
    * `workloads` sends workloads frames, both as the real agent does. Answered by `joined`.
    */
   | { type: 'join'; url: string; token: string; agents: number; intervalMs: number; concurrency: number; deflate: boolean; workloads: boolean }

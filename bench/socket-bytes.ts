@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 /**
  * Per connection of `pid` to `port`: bytes the peer acknowledged, keyed by
  * the local address. What went over the wire: WebSocket frames after
- * permessage-deflate, with their headers, not counting TCP/IP headers.
+ * the agent's own compression, with their headers, not counting TCP/IP headers.
  */
 export function bytesAckedTo(pid: number, port: number): Map<string, number> {
   const out = execFileSync('ss', ['-tinpH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
