@@ -179,18 +179,21 @@ test('hostile input: short, reversed, looping, lying and garbage packets are ref
     assert.ok(ms < 20, `${what} took ${ms.toFixed(1)} ms`);
     if (out) assert.is(out.readUInt16BE(0), bytes.readUInt16BE(0), `${what}: the id is echoed`);
   }
-  // 20,000 random packets: none throws, the worst costs a few milliseconds.
+  // 20,000 random packets: none throws, none costs more than a few milliseconds. A packet that
+  // took long once is timed again: a garbage collection can land on any packet, a slow parse
+  // lands on the same one every time.
+  const timed = async (bytes: Buffer) => { const t0 = performance.now(); await handle(bytes, 'udp'); return performance.now() - t0; };
   let worst = 0;
   for (let i = 0; i < 20_000; i++) {
     const len = 12 + Math.floor(Math.random() * 200);
     const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(Math.random() * 256)));
     if (i % 2) bytes.writeUInt16BE(1, 4); // half of them pass the count guard and reach the decoder
     bytes.writeUInt16BE(bytes.readUInt16BE(2) & 0x07ff, 2);
-    const t0 = performance.now();
-    await handle(bytes, 'udp');
-    worst = Math.max(worst, performance.now() - t0);
+    let ms = await timed(bytes);
+    if (ms >= 20) ms = Math.min(ms, await timed(bytes), await timed(bytes), await timed(bytes));
+    worst = Math.max(worst, ms);
   }
-  assert.ok(worst < 20, `worst random packet took ${worst.toFixed(1)} ms`);
+  assert.ok(worst < 20, `worst random packet took ${worst.toFixed(1)} ms, every time it was tried`);
   // And a real query still gets its answer from the same handler.
   const ok = await handle(packet.encode({ type: 'query', id: 9, questions: [{ type: 'A', name: 'vm-2.node.internal' }] }), 'udp');
   assert.equal(packet.decode(ok!).answers?.map((a) => (a as { data: string }).data), ['192.168.1.20']);
