@@ -7,3 +7,4 @@ export * from './workloads.ts';
 export * from './deploys.ts';
 export * from './codec.ts';
 export * from './compression.ts';
+export * from './redact.ts';
