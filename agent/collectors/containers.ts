@@ -7,6 +7,7 @@
  */
 import type { ContainerInfo, ContainerUse, PublishedPort } from '../../protocol/workloads.ts';
 import { MAX_CMDLINE } from '../../protocol/workloads.ts';
+import { redactArgs, redactLabels } from '../../protocol/redact.ts';
 import type { DockerClient, DockerEvent, EventSubscription } from '../docker-client.ts';
 import { truncate } from './read.ts';
 
@@ -82,13 +83,15 @@ function parsePorts(map: DockerPortMap): PublishedPort[] {
 /**
  * Turns an inspect document into the wire record. A running container shows
  * the ports Docker actually bound; a stopped one the bindings it asks for.
+ * Secrets in its command and labels are redacted.
  */
 export function toContainerInfo(ins: DockerInspect, digest: string | undefined): ContainerInfo {
   const state = ins.State?.Status ?? 'unknown';
   const labels = ins.Config?.Labels ?? {};
   const running = state === 'running' || state === 'paused' || state === 'restarting';
   const ports = parsePorts(running ? ins.NetworkSettings?.Ports : ins.HostConfig?.PortBindings);
-  const command = [ins.Path ?? '', ...(ins.Args ?? [])].join(' ').trim();
+  // Secrets in the command (`--requirepass x`) and in labels named like one never leave the node.
+  const command = redactArgs([ins.Path ?? '', ...(ins.Args ?? [])]).join(' ').trim();
   const startedAt = parseTime(ins.State?.StartedAt);
   const finishedAt = parseTime(ins.State?.FinishedAt);
   const project = labels['com.docker.compose.project'];
@@ -109,7 +112,7 @@ export function toContainerInfo(ins: DockerInspect, digest: string | undefined):
     restartPolicy: ins.HostConfig?.RestartPolicy?.Name || 'no',
     pid: running ? ins.State?.Pid ?? 0 : 0,
     ports,
-    labels,
+    labels: redactLabels(labels),
     ...(project ? { composeProject: project } : {}),
     ...(service ? { composeService: service } : {}),
   };

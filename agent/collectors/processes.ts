@@ -9,6 +9,7 @@
 import { openSync, readSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Owner, ProcessInfo } from '../../protocol/workloads.ts';
 import { MAX_CMDLINE } from '../../protocol/workloads.ts';
+import { redactArgs } from '../../protocol/redact.ts';
 import { parseCgroupOwner } from './cgroup-owner.ts';
 import { hostPath, truncate } from './read.ts';
 
@@ -71,9 +72,14 @@ export function parsePasswd(text: string): Map<number, string> {
   return users;
 }
 
-/** Turns NUL-separated /proc/PID/cmdline into one line. */
+/**
+ * Turns NUL-separated /proc/PID/cmdline into one line, secrets redacted.
+ * Redacted before it is joined (the argument boundaries are exact only
+ * here) and before it is cut (a cut could leave half a password unrecognised).
+ */
 export function parseCmdline(raw: string): string {
-  return truncate(raw.replace(/\0+$/, '').replace(/\0/g, ' ').trim(), MAX_CMDLINE);
+  const args = raw.replace(/\0+$/, '').split('\0');
+  return truncate(redactArgs(args).join(' ').trim(), MAX_CMDLINE);
 }
 
 /** The memory page size, from the first mapping of /proc/self/smaps (Node cannot call getpagesize). */

@@ -27,6 +27,18 @@ test('a running container: name, image, labels, compose project, published ports
   assert.is(c.finishedAt, undefined, 'Docker writes 0001-01-01 for "never"');
 });
 
+test('secrets in a container\'s command and labels never leave the node', () => {
+  const ins = fixture<DockerInspect>('inspect-running.json');
+  const c = toContainerInfo({
+    ...ins, Path: 'redis-server', Args: ['--requirepass', 'hunter2', '--replicaof', 'redis://:hunter3@primary:6379'],
+    Config: { ...ins.Config, Labels: { ...ins.Config?.Labels, 'backup.password': 'hunter4' } },
+  }, undefined);
+  assert.is(c.command, 'redis-server --requirepass <redacted> --replicaof redis://:<redacted>@primary:6379');
+  assert.is(c.labels['backup.password'], '<redacted>');
+  assert.is(c.labels['muster.service'], 'web');
+  assert.not.ok(JSON.stringify(c).includes('hunter'));
+});
+
 test('an exited container keeps its exit code and finish time, and no pid', () => {
   const c = toContainerInfo(fixture<DockerInspect>('inspect-exited.json'), 'repo@sha256:abc');
   assert.is(c.state, 'exited');

@@ -26,6 +26,11 @@ test('command lines, passwd, page size', () => {
   assert.is(parseCmdline('nginx: master\0-g\0daemon off;\0'), 'nginx: master -g daemon off;');
   assert.is(parseCmdline(''), '');
   assert.ok(parseCmdline('x'.repeat(5000)).endsWith('…'));
+  // Secrets are redacted with the exact argument boundaries, and before the cut: none survives half-cut.
+  const token = `muster_0123456789ab_${'A'.repeat(43)}`;
+  assert.is(parseCmdline(`app\0--password\0two words\0--join\0${token}\0`), 'app --password <redacted> --join muster_0123456789ab_<redacted>');
+  const long = parseCmdline(`app\0${'x'.repeat(2030)}\0--token=${'s'.repeat(40)}\0`);
+  assert.ok(long.endsWith('…') && !long.includes('sss'), long.slice(-40));
   const users = parsePasswd('root:x:0:0:root:/root:/bin/bash\n# comment\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n');
   assert.is(users.get(0), 'root');
   assert.is(users.get(33), 'www-data');
