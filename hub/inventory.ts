@@ -5,11 +5,11 @@
  * change into events, and tells subscribers that something changed.
  */
 import {
-  portKey,
+  portKey, redactCommandLine, redactLabels,
   type CollectorStates, type ContainerInfo, type ContainerUse, type ListenPort, type ProcessInfo, type UnitInfo, type WorkloadsMessage,
 } from '../protocol/index.ts';
 import type { Logger } from './agent-gateway.ts';
-import type { NewEvent, WorkloadKind, WorkloadStore } from './workload-store.ts';
+import type { NewEvent, WorkloadKind, WorkloadRow, WorkloadStore } from './workload-store.ts';
 import { containerEvents, portEvents, unitEvents, type DerivedEvent } from './workload-events.ts';
 import { containerServiceName, processServiceName, unitServiceName, type NodeWorkloadView } from './services.ts';
 
@@ -88,6 +88,8 @@ export interface Inventory {
   record(event: NewEvent): void;
   /** Calls `fn` after every change; returns the unsubscribe function. */
   subscribe(fn: () => void): () => void;
+  /** Drops a removed node's workloads from memory (its rows went with the node); DNS and services follow. */
+  forget(nodeId: number): void;
 }
 
 const emptyNode = (): NodeWorkloads => ({
@@ -136,16 +138,58 @@ function moveUsage(kind: WorkloadKind, before: Items[WorkloadKind], after: Items
   }
 }
 
+/**
+ * Redacts the secrets an item may carry (a process's command line, a
+ * container's command and labels), in place; true when something changed.
+ * Agents redact before they send; this catches 0.1.0 agents that did not, and
+ * what an older hub stored. `before` is the stored item: text equal to its
+ * (already redacted) text needs no second look, which keeps the ingest path cheap.
+ */
+export function redactItem(kind: WorkloadKind, item: unknown, before?: unknown): boolean {
+  if (kind === 'processes') {
+    const p = item as ProcessInfo;
+    if (before !== undefined && (before as ProcessInfo).cmdline === p.cmdline) return false;
+    const cmdline = redactCommandLine(p.cmdline);
+    if (cmdline === p.cmdline) return false;
+    p.cmdline = cmdline;
+    return true;
+  }
+  if (kind === 'containers') {
+    const c = item as ContainerInfo;
+    const b = before as ContainerInfo | undefined;
+    const command = b?.command === c.command ? c.command : redactCommandLine(c.command);
+    const labels = redactLabels(c.labels);
+    if (command === c.command && labels === c.labels) return false;
+    c.command = command;
+    c.labels = labels;
+    return true;
+  }
+  return false;
+}
+
 /** Loads the stored inventory and returns it ready for frames. */
 export function createInventory(deps: InventoryDeps): Inventory {
   const { store, now, log } = deps;
   const nodes = new Map<number, Entry>();
   const listeners = new Set<() => void>();
 
+  const scrubbed: WorkloadRow[] = [];
   for (const row of store.loadAll()) {
     let e = nodes.get(row.nodeId);
     if (!e) nodes.set(row.nodeId, (e = { w: emptyNode(), known: true }));
+    if (redactItem(row.kind, row.data)) scrubbed.push(row);
     (e.w[row.kind] as Map<string, unknown>).set(row.key, row.data);
+  }
+  if (scrubbed.length) {
+    // An older hub stored command lines in clear (twelve rows once held a join token): rewrite them now.
+    try {
+      store.rewrite(scrubbed);
+      log.warn({ rows: scrubbed.length }, 'removed secrets an older version stored with workloads; rows deleted before the upgrade may keep copies in free pages until reused (VACUUM with the hub stopped clears them)');
+    } catch (err) {
+      // Storage faults never stop the hub: memory is clean, and each node's next snapshot rewrites its rows.
+      log.error({ err: (err as Error).message, rows: scrubbed.length }, 'could not remove secrets an older version stored; the next snapshots rewrite those rows');
+      for (const id of new Set(scrubbed.map((r) => r.nodeId))) nodes.get(id)!.unsynced = true;
+    }
   }
   for (const [nodeId, collectors] of store.loadCollectors()) {
     let e = nodes.get(nodeId);
@@ -220,6 +264,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
           const key = keyOf(kind, item);
           entry.sync?.seen[kind].add(key);
           const before = map.get(key);
+          redactItem(kind, item, before);
           if (before === undefined && map.size >= MAX_PER_NODE[kind]) {
             refused++;
             continue;
@@ -307,6 +352,9 @@ export function createInventory(deps: InventoryDeps): Inventory {
     subscribe(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);
+    },
+    forget(nodeId) {
+      if (nodes.delete(nodeId)) notify();
     },
   };
 }

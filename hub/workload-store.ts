@@ -61,6 +61,12 @@ export interface WorkloadStore {
   /** Every node's last known collector states. */
   loadCollectors(): Map<number, CollectorStates>;
   apply(nodeId: number, changes: WorkloadChanges, now: number): void;
+  /**
+   * Replaces the data of stored items in one transaction so that the old text
+   * leaves the files too: the space it held is zeroed (secure_delete) and the
+   * WAL is checkpointed and truncated. For scrubbing what an older hub stored.
+   */
+  rewrite(rows: WorkloadRow[]): void;
   /** Stores events that came with no workload change (a node going offline). */
   appendEvents(events: NewEvent[]): void;
   /** Newest first. */
@@ -86,6 +92,7 @@ export function createWorkloadStore(db: Database.Database): WorkloadStore {
       ON CONFLICT (node_id) DO UPDATE SET data_json = excluded.data_json`),
     insertEvent: db.prepare('INSERT INTO events (ts, node_id, kind, subject, service, detail_json) VALUES (?, ?, ?, ?, ?, ?)'),
     prune: db.prepare('DELETE FROM events WHERE ts < ?'),
+    rewrite: db.prepare('UPDATE workloads SET data_json = ? WHERE node_id = ? AND kind = ? AND key = ?'),
   };
 
   const insertEvents = (events: NewEvent[]) => {
@@ -99,12 +106,28 @@ export function createWorkloadStore(db: Database.Database): WorkloadStore {
     insertEvents(c.events);
   });
   const appendEvents = db.transaction(insertEvents);
+  const rewrite = db.transaction((rows: WorkloadRow[]) => {
+    for (const r of rows) q.rewrite.run(JSON.stringify(r.data), r.nodeId, r.kind, r.key);
+  });
 
   return {
     loadAll: () => q.all.all().map((r) => ({ nodeId: r.node_id, kind: r.kind, key: r.key, data: JSON.parse(r.data_json) as unknown })),
     loadCollectors: () => new Map(q.collectors.all().map((r) => [r.node_id, JSON.parse(r.data_json) as CollectorStates])),
     apply: (nodeId, changes, now) => apply(nodeId, changes, now),
     appendEvents: (events) => appendEvents(events),
+    rewrite(rows) {
+      if (rows.length === 0) return;
+      // Without secure_delete an updated row's old bytes stay in the page's free space, and its
+      // old page in the WAL until that is reused: both are copies of what is being scrubbed.
+      const before = db.pragma('secure_delete', { simple: true }) as number;
+      db.pragma('secure_delete = ON');
+      try {
+        rewrite(rows);
+      } finally {
+        db.pragma(`secure_delete = ${before ? 'ON' : 'OFF'}`);
+      }
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    },
     listEvents(query) {
       const where: string[] = [];
       const args: (string | number)[] = [];

@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStore, openDatabase } from '../../hub/store.ts';
 import { createWorkloadStore } from '../../hub/workload-store.ts';
@@ -138,6 +139,89 @@ test('subscribers hear about changes', () => {
   off();
   inventory.apply(node, frame({ upsert: { processes: [proc(2)] } }));
   assert.is(calls, 1, 'an empty frame is not a change, and an unsubscribed listener hears nothing');
+});
+
+const TOKEN = `muster_0123456789ab_${'Q'.repeat(43)}`;
+/** The database's bytes on disk, WAL included: what someone who copies the files gets. */
+const onDisk = (dir: string) => ['muster.db', 'muster.db-wal'].map((f) => join(dir, f)).filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
+
+test('an agent 0.1.0 sends command lines in clear: the hub redacts them before they are kept or stored', () => {
+  const { inventory, node, db, dir } = setup();
+  const clear = { ...proc(7, 'agent'), cmdline: `node muster-agent.js --join ${TOKEN} --password=hunter2` };
+  const ctr = container('c', { command: 'redis-server --requirepass hunter3', labels: { 'muster.service': 'cache', db_password: 'hunter4' } });
+  inventory.apply(node, frame({ sync: { id: 1, part: 0, last: true }, upsert: { processes: [clear], containers: [ctr] } }));
+  const w = inventory.get(node.id)!;
+  assert.is(w.processes.get('7')!.cmdline, 'node muster-agent.js --join muster_0123456789ab_<redacted> --password=<redacted>');
+  assert.is(w.containers.get(ctr.id)!.command, 'redis-server --requirepass <redacted>');
+  assert.is(w.containers.get(ctr.id)!.labels['db_password'], '<redacted>');
+  // Sent again unchanged with new figures: still a usage-only update (no disk write), still redacted.
+  inventory.apply(node, frame({ upsert: { processes: [{ ...clear, cpuSeconds: 5 }] } }));
+  assert.is(w.processes.get('7')!.cmdline, 'node muster-agent.js --join muster_0123456789ab_<redacted> --password=<redacted>');
+  const rows = db.prepare('SELECT data_json FROM workloads').all() as { data_json: string }[];
+  assert.is(rows.length, 2);
+  for (const secret of [TOKEN, 'hunter2', 'hunter3', 'hunter4']) {
+    assert.not.ok(rows.some((r) => r.data_json.includes(secret)), secret);
+    assert.not.ok(onDisk(dir).includes(secret), `${secret} is in the database files`);
+  }
+});
+
+test('what an older hub stored is scrubbed at start: in memory, in the rows, and in the bytes of the files', () => {
+  const dir = tempDir('inv-scrub');
+  // An older hub: the real stores, writing a process row that holds a join token and a container with a password.
+  {
+    const db = openDatabase(join(dir, 'muster.db'));
+    const store = createStore({ db });
+    const workloads = createWorkloadStore(db);
+    const node = store.joinNode('old', 'm-old', 1);
+    workloads.apply(node.id, {
+      upserts: [
+        { kind: 'processes', key: '9', data: { ...proc(9, 'agent'), cmdline: `node muster-agent.js --hub ws://hub:7070 --join ${TOKEN}` } },
+        { kind: 'processes', key: '10', data: proc(10, 'sshd') },
+        { kind: 'containers', key: 'c'.repeat(64), data: container('c', { command: 'postgres -c password=hunter5' }) },
+      ],
+      removes: [], events: [],
+    }, 1);
+    db.close();
+  }
+  assert.ok(onDisk(dir).includes(TOKEN), 'the old hub left the token in the file');
+
+  const { db, inventory, node } = setup(dir);
+  assert.is(node.name, 'n1');
+  const old = 1; // the first node joined
+  const w = inventory.get(old)!;
+  assert.is(w.processes.get('9')!.cmdline, 'node muster-agent.js --hub ws://hub:7070 --join muster_0123456789ab_<redacted>');
+  assert.is(w.processes.get('10')!.cmdline, '/bin/sshd');
+  assert.is(w.containers.get('c'.repeat(64))!.command, 'postgres -c password=<redacted>');
+  const rows = db.prepare('SELECT key, data_json FROM workloads').all() as { key: string; data_json: string }[];
+  assert.is(rows.length, 3);
+  assert.ok(rows.find((r) => r.key === '9')!.data_json.includes('muster_0123456789ab_<redacted>'));
+  for (const secret of [TOKEN, 'hunter5']) {
+    assert.not.ok(rows.some((r) => r.data_json.includes(secret)), `${secret} is in a row`);
+    assert.not.ok(onDisk(dir).includes(secret), `${secret} is in the database files`);
+  }
+  db.close();
+  assert.not.ok(onDisk(dir).includes(TOKEN), 'nor after the hub closed the database');
+});
+
+test('a scrub the disk refuses does not stop the hub: memory is clean, and the node\'s next snapshot rewrites its rows', () => {
+  const dir = tempDir('inv-scrub-fail');
+  {
+    const db = openDatabase(join(dir, 'muster.db'));
+    const node = createStore({ db }).joinNode('old', 'm-old', 1);
+    createWorkloadStore(db).apply(node.id, { upserts: [{ kind: 'processes', key: '9', data: { ...proc(9), cmdline: `x --token ${TOKEN}` } }], removes: [], events: [] }, 1);
+    db.close();
+  }
+  const db = openDatabase(join(dir, 'muster.db'));
+  const real = createWorkloadStore(db);
+  const errors: string[] = [];
+  const log = { ...silent, error: (_o: object, msg: string) => { errors.push(msg); } };
+  const inventory = createInventory({ store: { ...real, rewrite: () => { throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' }); } }, now: () => 2, log });
+  assert.is(errors.length, 1);
+  assert.is(inventory.get(1)!.processes.get('9')!.cmdline, 'x --token <redacted>');
+  inventory.apply({ id: 1, name: 'old' }, frame({ sync: { id: 1, part: 0, last: true }, upsert: { processes: [{ ...proc(9), cmdline: 'x --token <redacted>' }] } }));
+  const rows = db.prepare('SELECT data_json FROM workloads').all() as { data_json: string }[];
+  assert.not.ok(rows.some((r) => r.data_json.includes(TOKEN)));
+  db.close();
 });
 
 test.run();
