@@ -214,7 +214,7 @@ test('a scrub the disk refuses does not stop the hub: memory is clean, and the n
   const db = openDatabase(join(dir, 'muster.db'));
   const real = createWorkloadStore(db);
   const errors: string[] = [];
-  const log = { ...silent, error: (_o: object, msg: string) => { errors.push(msg); } };
+  const log = { ...silent, error: (_o: object, msg?: string) => { errors.push(msg ?? ''); } };
   const inventory = createInventory({ store: { ...real, rewrite: () => { throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' }); } }, now: () => 2, log });
   assert.is(errors.length, 1);
   assert.is(inventory.get(1)!.processes.get('9')!.cmdline, 'x --token <redacted>');
