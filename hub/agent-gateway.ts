@@ -21,6 +21,7 @@ import type { NodeRecord, SampleRow, Store } from './store.ts';
 import type { TokenService } from './tokens.ts';
 import type { DeployService } from './deploys.ts';
 import type { Inventory } from './inventory.ts';
+import type { Membership } from './membership.ts';
 import { MusterError } from './errors.ts';
 import { cpuUsedBetween, memUsed } from './derive.ts';
 import { describeFault, isStorageFault, type StorageHealth } from './group-commit.ts';
@@ -31,6 +32,8 @@ export type Logger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error' | 'debug'
 export interface AgentGatewayDeps {
   store: Store;
   tokens: TokenService;
+  /** Who may join under which name (a held name needs an admin's consent). */
+  membership: Pick<Membership, 'join'>;
   /** Where workload frames go, and node online/offline events. */
   inventory: Pick<Inventory, 'apply' | 'record' | 'markUnsynced'>;
   now: () => number;
@@ -228,10 +231,29 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     }
   };
 
+  /**
+   * Marks the link's node offline and lets go of the node. A cut link (its
+   * credential revoked) is let go at once, not when its close completes: the
+   * node may be removed or handed to another machine in the same tick, and a
+   * late close must write nothing for it.
+   */
+  function detach(link: Link, code: number, reason: string): void {
+    const node = link.node;
+    if (!node || byNode.get(node.id) !== link) return;
+    byNode.delete(node.id);
+    store.setOnline(node.id, false, now());
+    guarded('recording an event', link, () => inventory.record({ ts: now(), nodeId: node.id, kind: 'node.offline', subject: node.name, service: null, detail: { code, reason } }));
+    log.info({ node: node.name, code, reason }, 'agent offline (link closed)');
+  }
+
   const dropRevoked = tokens.onRevoke((record) => {
     if (record.role !== 'node' || record.nodeId === null) return;
     const link = byNode.get(record.nodeId);
-    if (link) refuse(link, CloseCode.revoked, 'node credential revoked', 'MUSTER_ERR_REVOKED');
+    if (!link) return;
+    detach(link, CloseCode.revoked, 'node credential revoked');
+    refuse(link, CloseCode.revoked, 'node credential revoked', 'MUSTER_ERR_REVOKED');
+    clearTimeout(link.paused?.resumeTimer);
+    link.node = undefined; // whatever it still sends is refused as not authenticated
   });
 
   function authenticate(link: Link, hello: Hello): void {
@@ -241,23 +263,25 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
       return;
     }
     link.protocol = hello.protocol;
-    const record = tokens.verify(hello.auth.token);
+    const checked = tokens.check(hello.auth.token);
+    const record = checked.ok ? checked.record : undefined;
     const t = now();
     let node: NodeRecord;
     let credential: string | undefined;
+    let replaced: { previousMachineId: string } | undefined;
     if (hello.auth.kind === 'join') {
       if (!record || record.role !== 'agent') {
-        refuse(link, CloseCode.unauthorized, 'join token unknown, expired, revoked or not of role agent', 'MUSTER_ERR_UNAUTHORIZED');
+        // Expired and used up are said outright: only a holder of the secret gets that far, and it tells them what to ask for.
+        const why = !checked.ok && checked.reason !== 'unknown' ? `join token ${checked.reason}; ask an admin for a new one (muster token create --role agent)`
+          : 'join token unknown, expired, revoked or not of role agent';
+        refuse(link, CloseCode.unauthorized, why, 'MUSTER_ERR_UNAUTHORIZED');
         return;
       }
       try {
-        node = store.joinNode(hello.node.name, hello.node.machineId, t);
-        // A re-join (state directory lost) retires the node's older credentials.
-        tokens.revokeNode(node.id);
-        credential = tokens.create('node', { nodeId: node.id, label: `node ${node.name}` }).token;
+        ({ node, credential, replaced } = deps.membership.join(record, hello.node.name, hello.node.machineId));
       } catch (err) {
-        if (err instanceof MusterError && err.code === 'MUSTER_ERR_NODE_NAME_TAKEN') {
-          refuse(link, CloseCode.nameTaken, err.message, err.code);
+        if (err instanceof MusterError && (err.code === 'MUSTER_ERR_NODE_NAME_TAKEN' || err.code === 'MUSTER_ERR_UNAUTHORIZED')) {
+          refuse(link, err.code === 'MUSTER_ERR_NODE_NAME_TAKEN' ? CloseCode.nameTaken : CloseCode.unauthorized, err.message, err.code);
           return;
         }
         if (isStorageFault(err)) {
@@ -267,14 +291,16 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
         throw err;
       }
     } else {
+      // The credential is the proof; the machine-id the agent reports is not checked (anyone can read or copy it).
       const n = record && record.role === 'node' && record.nodeId !== null ? store.getNodeById(record.nodeId) : undefined;
-      if (!n || n.name !== hello.node.name || n.machineId !== hello.node.machineId) {
+      if (!n || n.name !== hello.node.name) {
         refuse(link, CloseCode.unauthorized, 'node credential unknown, revoked, or issued to another node', 'MUSTER_ERR_UNAUTHORIZED');
         return;
       }
+      if (n.machineId !== hello.node.machineId) log.warn({ node: n.name, machineId: hello.node.machineId, recorded: n.machineId }, 'node proved its credential from another machine-id (a copied state directory?)');
       node = n;
     }
-    if (record) guarded('recording a token use', link, () => store.touchToken(record.id, t));
+    if (record && !credential) guarded('recording a token use', link, () => store.touchToken(record.id, t));
     const previous = byNode.get(node.id);
     if (previous && previous !== link) {
       previous.node = undefined; // its close must not mark the node offline
@@ -285,7 +311,13 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     link.lastCpu = store.latestSample(node.id)?.data.cpu;
     byNode.set(node.id, link);
     store.setOnline(node.id, true, t);
-    if (!previous) guarded('recording an event', link, () => inventory.record({ ts: t, nodeId: node.id, kind: credential ? 'node.joined' : 'node.online', subject: node.name, service: null, detail: { remote: link.remote } }));
+    if (replaced) {
+      guarded('recording an event', link, () => inventory.record({ ts: t, nodeId: node.id, kind: 'node.replaced', subject: node.name, service: null,
+        detail: { remote: link.remote, previousMachineId: replaced.previousMachineId, machineId: node.machineId } }));
+      log.warn({ node: node.name, remote: link.remote, previousMachineId: replaced.previousMachineId, machineId: node.machineId }, 'node replaced by a new machine, as an admin allowed');
+    } else if (!previous) {
+      guarded('recording an event', link, () => inventory.record({ ts: t, nodeId: node.id, kind: credential ? 'node.joined' : 'node.online', subject: node.name, service: null, detail: { remote: link.remote } }));
+    }
     log.info({ node: node.name, remote: link.remote, joined: credential !== undefined, protocol: hello.protocol }, 'agent online');
     send(link, {
       type: 'welcome', protocol: Math.min(PROTOCOL_VERSION, hello.protocol), node: node.name, ackedSeq: node.ackedSeq, heartbeatMs,
@@ -423,12 +455,7 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     clearTimeout(link.helloTimer);
     clearTimeout(link.paused?.resumeTimer);
     links.delete(link);
-    const node = link.node;
-    if (closing || !node || byNode.get(node.id) !== link) return;
-    byNode.delete(node.id);
-    store.setOnline(node.id, false, now());
-    guarded('recording an event', link, () => inventory.record({ ts: now(), nodeId: node.id, kind: 'node.offline', subject: node.name, service: null, detail: { code, reason: reason.toString() } }));
-    log.info({ node: node.name, code, reason: reason.toString() }, 'agent offline (link closed)');
+    if (!closing) detach(link, code, reason.toString());
   }
 
   function sweepOffline(): void {

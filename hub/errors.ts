@@ -31,7 +31,7 @@ export const serviceNotFound = define('MUSTER_ERR_SERVICE_NOT_FOUND', 404);
 export const tokenNotFound = define('MUSTER_ERR_TOKEN_NOT_FOUND', 404);
 /** A request body, query or parameter failed validation. */
 export const badRequest = define('MUSTER_ERR_BAD_REQUEST', 400);
-/** A node name is already held by another machine. */
+/** A node name (or a name with its DNS label) is held by another node, and no admin allowed a replacement. */
 export const nameTaken = define('MUSTER_ERR_NODE_NAME_TAKEN', 409);
 /** Configuration given at start is invalid. */
 export const badConfig = define('MUSTER_ERR_CONFIG', 500);

@@ -354,7 +354,8 @@ export function createInventory(deps: InventoryDeps): Inventory {
       return () => listeners.delete(fn);
     },
     forget(nodeId) {
-      if (nodes.delete(nodeId)) notify();
+      nodes.delete(nodeId);
+      notify(); // also without workloads: subscribers (the DNS zone) drop the node's own name
     },
   };
 }

@@ -9,6 +9,7 @@ import { createStore, openHubDatabase } from './store.ts';
 import { createWorkloadStore } from './workload-store.ts';
 import { createInventory } from './inventory.ts';
 import { createTokenService, type TokenService } from './tokens.ts';
+import { createMembership } from './membership.ts';
 import { createAgentGateway, type AgentGatewayOptions } from './agent-gateway.ts';
 import { createMaintenance } from './maintenance.ts';
 import { buildServer } from './server.ts';
@@ -120,6 +121,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const store = createStore({ db, commits });
   const workloadStore = createWorkloadStore(db);
   const tokens = createTokenService({ store, now });
+  const membership = createMembership({ store, tokens, now });
   const admin = ensureAdminToken(tokens, opts.dataDir);
   // Workload changes and events ride the group commit too: one fsync covers a whole batch of frames.
   const queuedWorkloads = {
@@ -137,16 +139,19 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
   const probe = createStorageProbe(db);
+  const budget = createWriteBudget(now, opts.writeBudget);
   const gateway = createAgentGateway({
-    store, tokens, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys,
-    storage: commits, probeStorage: () => commits.enqueue(probe), budget: createWriteBudget(now, opts.writeBudget),
+    store, tokens, membership, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys,
+    storage: commits, probeStorage: () => commits.enqueue(probe), budget,
   }, opts.gateway);
   const history = createSampleHistory(db);
   const capacity = { store, history, inventory, recentJobs: () => jobs.list(200), now };
   const maintenance = createMaintenance({ store, events: workloadStore, now, log });
   // Events reach the disk with the next group commit; a read commits what waits first, so the API shows every event already applied.
   const events = { listEvents: (q: Parameters<typeof workloadStore.listEvents>[0]) => { commits.flush(); return workloadStore.listEvents(q); } };
-  const app = await buildServer({ store, history, tokens, gateway, storage: commits, inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
+  // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
+  membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
+  const app = await buildServer({ store, history, tokens, membership, gateway, storage: commits, inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();

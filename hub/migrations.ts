@@ -146,4 +146,32 @@ export const MIGRATIONS: readonly string[] = [
   -- Written and emptied by the storage probe while storage fails (hub/storage-probe.ts).
   CREATE TABLE storage_probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);
   `,
+  `
+  -- Joins (issue 13): join tokens count their uses (max_uses NULL: unlimited)
+  -- and may be bound to replacing one node by name (replace_node); a metrics
+  -- role for Prometheus. SQLite cannot change a CHECK in place, so the table is
+  -- rebuilt (no table references it). The CHECK lists every role of DESIGN.md's
+  -- "Who may do what", so adding viewer and deployer needs no second rebuild.
+  CREATE TABLE tokens_new (
+    id           TEXT PRIMARY KEY,
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'agent', 'node', 'metrics', 'viewer', 'deployer')),
+    hash         TEXT NOT NULL,
+    node_id      INTEGER REFERENCES nodes(id) ON DELETE CASCADE,
+    label        TEXT NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    revoked_at   INTEGER,
+    last_used_at INTEGER,
+    max_uses     INTEGER,
+    uses         INTEGER NOT NULL DEFAULT 0,
+    replace_node TEXT
+  );
+  INSERT INTO tokens_new (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at)
+    SELECT id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at FROM tokens;
+  DROP TABLE tokens;
+  ALTER TABLE tokens_new RENAME TO tokens;
+  CREATE INDEX tokens_node ON tokens(node_id);
+  -- An admin's consent (muster nodes replace) to hand the name to the next join, until this time (ms).
+  ALTER TABLE nodes ADD COLUMN replace_until INTEGER;
+  `,
 ];

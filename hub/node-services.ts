@@ -10,6 +10,8 @@ import { buildServices, type Service } from './services.ts';
 export interface NodeServices {
   /** The node's services; undefined when it never reported workloads. */
   of(node: { id: number; name: string; online: boolean }): Service[] | undefined;
+  /** Drops a removed node's entry: SQLite may give its id to the next node. */
+  forget(nodeId: number): void;
 }
 
 /** Creates an empty cache over the inventory. */
@@ -24,5 +26,6 @@ export function createNodeServices(deps: { inventory: Pick<Inventory, 'get' | 'v
       if (entry?.key !== key) cache.set(n.id, (entry = { key, services: buildServices(deps.inventory.views([{ id: n.id, name: n.name, online: n.online }])) }));
       return entry.services;
     },
+    forget: (nodeId) => void cache.delete(nodeId),
   };
 }

@@ -25,6 +25,8 @@ import type { AlertEngine } from './alerts/engine.ts';
 import { registerAlertRoutes } from './routes/alerts.ts';
 import type { SilenceStore } from './alerts/silences.ts';
 import type { StorageHealth } from './group-commit.ts';
+import type { Membership } from './membership.ts';
+import { registerNodeAdminRoutes } from './routes/node-admin.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,6 +41,8 @@ export interface ServerDeps {
   /** A node's use by the hour, for `samples?resolution=1h`. */
   history: Pick<SampleHistory, 'hourly'>;
   tokens: TokenService;
+  /** Replacing and removing nodes. */
+  membership: Pick<Membership, 'allowReplacement' | 'remove'>;
   gateway: AgentGateway;
   inventory: Pick<Inventory, 'get' | 'views'>;
   events: Pick<WorkloadStore, 'listEvents'>;
@@ -60,6 +64,8 @@ export interface ServerDeps {
 }
 
 const WEEK_MS = 7 * 86_400_000;
+/** Most joins one token may allow: beyond any fleet this hub is for. */
+const MAX_USES = 100_000;
 const percent = (f: number | null) => (f === null ? null : Math.round(f * 1000) / 10);
 const wholeBytes = (b: number | null) => (b === null ? null : Math.round(b));
 
@@ -181,26 +187,48 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         expiresAt: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
         revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
         lastUsedAt: t.lastUsedAt === null ? null : new Date(t.lastUsedAt).toISOString(),
+        uses: t.uses, maxUses: t.maxUses, usesLeft: t.maxUses === null ? null : Math.max(0, t.maxUses - t.uses), replace: t.replaceNode,
       })),
     }));
 
-    api.post<{ Body: { role?: unknown; ttl?: unknown; label?: unknown } }>('/tokens', async (req, reply) => {
+    api.post<{ Body: { role?: unknown; ttl?: unknown; label?: unknown; uses?: unknown; replace?: unknown } }>('/tokens', async (req, reply) => {
       const body = req.body ?? {};
       if (typeof body !== 'object') throw badRequest('body must be a JSON object');
       const role = body.role ?? 'agent';
-      if (role !== 'agent' && role !== 'admin') throw badRequest(`role must be 'agent' or 'admin', not ${JSON.stringify(role)}`);
+      if (role !== 'agent' && role !== 'admin' && role !== 'metrics') throw badRequest(`role must be 'agent', 'admin' or 'metrics', not ${JSON.stringify(role)}`);
+      // Absent: the role's default (join tokens an hour, see DEFAULT_TTL_MS); never has to be asked for, as 0.
       let ttlMs: number | undefined;
       if (body.ttl !== undefined && body.ttl !== null) {
-        ttlMs = typeof body.ttl === 'string' ? parseDuration(body.ttl) : undefined;
-        if (!ttlMs) throw badRequest(`ttl must look like 30m, 1h or 7d, not ${JSON.stringify(body.ttl)}`);
+        ttlMs = body.ttl === 0 || body.ttl === '0' ? 0 : typeof body.ttl === 'string' ? parseDuration(body.ttl) : undefined;
+        if (ttlMs === undefined || (ttlMs === 0 && body.ttl !== 0 && body.ttl !== '0')) throw badRequest(`ttl must look like 30m, 1h or 7d, or be 0 for never, not ${JSON.stringify(body.ttl)}`);
       }
       if (body.label !== undefined && (typeof body.label !== 'string' || body.label.length > 200)) throw badRequest('label must be a string of at most 200 characters');
-      const { token, record } = tokens.create(role, { ttlMs, label: (body.label as string | undefined) ?? '' });
+      let replaceNode: string | undefined;
+      if (body.replace !== undefined && body.replace !== null) {
+        if (role !== 'agent') throw badRequest('replace is for join tokens (role agent)');
+        if (typeof body.replace !== 'string' || !store.getNodeByName(body.replace)) throw nodeNotFound(`no node named ${JSON.stringify(body.replace)} to replace`);
+        replaceNode = body.replace;
+      }
+      // A token that replaces a node is consent to do it once, unless its maker asks for more.
+      let maxUses: number | undefined = replaceNode !== undefined ? 1 : undefined;
+      if (body.uses !== undefined && body.uses !== null) {
+        if (role !== 'agent') throw badRequest('uses is for join tokens (role agent)');
+        if (typeof body.uses !== 'number' || !Number.isInteger(body.uses) || body.uses < 1 || body.uses > MAX_USES) throw badRequest(`uses must be a whole number from 1 to ${MAX_USES}, not ${JSON.stringify(body.uses)}`);
+        maxUses = body.uses;
+      }
+      const { token, record } = tokens.create(role, {
+        ...(ttlMs !== undefined ? { ttlMs } : {}), label: (body.label as string | undefined) ?? '',
+        ...(maxUses !== undefined ? { maxUses } : {}), ...(replaceNode !== undefined ? { replaceNode } : {}),
+      });
       reply.code(201);
-      return { token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString() };
+      return {
+        token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
+        usesLeft: record.maxUses, replace: record.replaceNode,
+      };
     });
 
     registerPrometheusSd(api, { store, inventory: deps.inventory });
+    registerNodeAdminRoutes(api, { membership: deps.membership });
     registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
     registerAlertRoutes(api, { alerts: deps.alerts, silences: deps.silences, now: deps.now });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import type { HostFacts, LostCounts, Sample, SampleData } from '../protocol/index.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { nameTaken } from './errors.ts';
+import { dnsLabel } from '../dns/names.ts';
 import { immediateCommitter, isStorageFault, type Committer } from './group-commit.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface NodeRecord {
   lost: LostCounts;
   /** Samples the hub refused for a timestamp outside its window (a node's clock far off). */
   rejected: number;
+  /** Until when (ms) an admin allows the next join under this name to replace the node; null: not allowed. */
+  replaceUntil: number | null;
 }
 
 /** What a samples frame tells besides its samples: how far it goes, and what the agent lost. */
@@ -70,7 +73,8 @@ export interface UsePoint {
   memUsed: number | null;
 }
 
-export type TokenRole = 'admin' | 'agent' | 'node';
+/** admin: the API; agent: joining nodes; node: one node's credential; metrics: scraping /metrics. */
+export type TokenRole = 'admin' | 'agent' | 'node' | 'metrics';
 
 /** A token as stored: the secret itself is never kept, only its SHA-256. */
 export interface TokenRecord {
@@ -83,6 +87,12 @@ export interface TokenRecord {
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** Joins a join token allows in all; null: no limit. */
+  maxUses: number | null;
+  /** Joins made with it so far. */
+  uses: number;
+  /** The only node name a join token may take, replacing that node; null: any new name. */
+  replaceNode: string | null;
 }
 
 /** Everything the hub persists. */
@@ -90,8 +100,27 @@ export interface Store {
   getNodeByName(name: string): NodeRecord | undefined;
   getNodeById(id: number): NodeRecord | undefined;
   listNodes(): NodeRecord[];
-  /** Creates the node on first join, or returns the existing one of the same machine; throws MUSTER_ERR_NODE_NAME_TAKEN otherwise. Written at once. */
+  /**
+   * Creates a node. Throws MUSTER_ERR_NODE_NAME_TAKEN when a node holds the
+   * name, or a name with the same DNS label (`pi_1` and `pi-1`): who may take
+   * an existing node over is the caller's decision (replaceNode). Written at once.
+   */
   joinNode(name: string, machineId: string, now: number): NodeRecord;
+  /**
+   * Hands an existing node to another machine (an admin allowed it): records
+   * the new machine-id and ends the allowance. The node keeps its id, samples
+   * and acked position. Written at once.
+   */
+  replaceNode(nodeId: number, machineId: string, now: number): NodeRecord;
+  /** Allows the next join under the node's name until `until` (ms); null withdraws the allowance. Written at once. */
+  allowReplacement(nodeId: number, until: number | null): void;
+  /**
+   * Deletes a node and, by the schema's cascades, its credentials, samples,
+   * workloads and events (deploy jobs keep its name). Queued behind the
+   * writes already waiting, so none of them lands on a deleted node; the
+   * node leaves memory once `done` reports it on disk.
+   */
+  removeNode(nodeId: number, done: (err: Error | undefined) => void): void;
   setFacts(nodeId: number, facts: HostFacts, now: number): void;
   setOnline(nodeId: number, online: boolean, now: number): void;
   /** Notes that the node was heard from; kept in memory and written by persistLastSeen. */
@@ -120,8 +149,11 @@ export interface Store {
   getToken(id: string): TokenRecord | undefined;
   listTokens(): TokenRecord[];
   revokeToken(id: string, now: number): TokenRecord | undefined;
-  revokeNodeTokens(nodeId: number, now: number): void;
+  /** Revokes a node's live credentials; returns them as revoked. */
+  revokeNodeTokens(nodeId: number, now: number): TokenRecord[];
   touchToken(id: string, now: number): void;
+  /** Counts one join made with a join token; false when it had no use left. */
+  useToken(id: string, now: number): boolean;
   close(): void;
 }
 
@@ -181,11 +213,12 @@ export function openHubDatabase(path: string, log: { warn(obj: object, msg: stri
 interface NodeRow {
   id: number; name: string; machine_id: string; facts_json: string | null; agent_version: string | null;
   first_seen: number; last_seen: number; online: number; acked_seq: number | null; lost_json: string | null; rejected: number | null;
-  progress_seen: number | null;
+  progress_seen: number | null; replace_until: number | null;
 }
 interface TokenRow {
   id: string; role: TokenRole; hash: string; node_id: number | null; label: string;
   created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null;
+  max_uses: number | null; uses: number; replace_node: string | null;
 }
 
 const sumLost = (l: LostCounts) => l.overflow + l.expired + l.corrupt + l.renumbered + l.unwritten;
@@ -213,12 +246,14 @@ const toNode = (r: NodeRow): NodeRecord => {
     dropped: sumLost(lost),
     lost,
     rejected: r.rejected ?? 0,
+    replaceUntil: r.replace_until,
   };
 };
 
 const toToken = (r: TokenRow): TokenRecord => ({
   id: r.id, role: r.role, hash: r.hash, nodeId: r.node_id, label: r.label,
   createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
+  maxUses: r.max_uses, uses: r.uses, replaceNode: r.replace_node,
 });
 
 const HOUR = 3_600_000;
@@ -249,7 +284,10 @@ export function createStore(opts: StoreOptions): Store {
 
   const q = {
     nodes: db.prepare<[], NodeRow>(`SELECT n.id, n.name, n.machine_id, n.facts_json, n.agent_version, n.first_seen, n.last_seen, n.online,
-      p.acked_seq, p.lost_json, p.rejected, p.last_seen AS progress_seen FROM nodes n LEFT JOIN node_progress p ON p.node_id = n.id`),
+      p.acked_seq, p.lost_json, p.rejected, p.last_seen AS progress_seen, n.replace_until FROM nodes n LEFT JOIN node_progress p ON p.node_id = n.id`),
+    replaceNode: db.prepare('UPDATE nodes SET machine_id = ?, replace_until = NULL WHERE id = ?'),
+    allowReplacement: db.prepare('UPDATE nodes SET replace_until = ? WHERE id = ?'),
+    deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
     insertNode: db.prepare('INSERT INTO nodes (name, machine_id, first_seen, last_seen) VALUES (?, ?, ?, ?)'),
     insertProgress: db.prepare('INSERT OR IGNORE INTO node_progress (node_id) VALUES (?)'),
     setFacts: db.prepare('UPDATE nodes SET facts_json = ?, agent_version = ?, last_seen = ? WHERE id = ?'),
@@ -274,13 +312,14 @@ export function createStore(opts: StoreOptions): Store {
         cpu_avg = ${weightedAvg('cpu_avg')}, cpu_p95 = MAX(cpu_p95, excluded.cpu_p95), cpu_max = MAX(cpu_max, excluded.cpu_max),
         mem_avg = ${weightedAvg('mem_avg')}, mem_p95 = MAX(mem_p95, excluded.mem_p95), mem_max = MAX(mem_max, excluded.mem_max)`),
     deleteRaw: db.prepare('DELETE FROM samples WHERE ts < ?'),
-    insertToken: db.prepare(`INSERT INTO tokens (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at)
-      VALUES (@id, @role, @hash, @nodeId, @label, @createdAt, @expiresAt, @revokedAt, @lastUsedAt)`),
+    insertToken: db.prepare(`INSERT INTO tokens (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at, max_uses, uses, replace_node)
+      VALUES (@id, @role, @hash, @nodeId, @label, @createdAt, @expiresAt, @revokedAt, @lastUsedAt, @maxUses, @uses, @replaceNode)`),
     token: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE id = ?'),
     tokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
     revoke: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    revokeNode: db.prepare("UPDATE tokens SET revoked_at = ? WHERE node_id = ? AND role = 'node' AND revoked_at IS NULL"),
+    revokeNode: db.prepare<[number, number], TokenRow>("UPDATE tokens SET revoked_at = ? WHERE node_id = ? AND role = 'node' AND revoked_at IS NULL RETURNING *"),
     touchToken: db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?'),
+    useToken: db.prepare('UPDATE tokens SET uses = uses + 1, last_used_at = ? WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)'),
   };
 
   // Every node in memory, by id and by name; the sorted list is rebuilt only when a node is added.
@@ -291,6 +330,13 @@ export function createStore(opts: StoreOptions): Store {
     byId.set(n.id, n);
     byName.set(n.name, n);
     sorted = undefined;
+  };
+  const forget = (n: NodeRecord) => {
+    byId.delete(n.id);
+    if (byName.get(n.name) === n) byName.delete(n.name);
+    sorted = undefined;
+    latestCache.delete(n.id);
+    unsavedSeen.delete(n.id);
   };
   for (const row of q.nodes.all()) remember(toNode(row));
   /** Last-seen times that moved since they were last written. */
@@ -328,20 +374,47 @@ export function createStore(opts: StoreOptions): Store {
     getNodeById: (id) => byId.get(id),
     listNodes: () => (sorted ??= [...byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))).slice(),
     joinNode(name, machineId, now) {
-      const existing = byName.get(name);
-      if (existing) {
-        if (existing.machineId !== machineId) {
-          throw nameTaken(`node name '${name}' is held by another machine (machine-id ${existing.machineId.slice(0, 8)}…)`);
+      // Machine-id is not proof of anything (every local user reads it; cloned SD cards share it): a held name is refused.
+      if (byName.has(name)) throw nameTaken(`node name '${name}' is taken`, undefined, { node: name });
+      // Two names with one DNS label would have the later one answer for the earlier in DNS.
+      const label = dnsLabel(name);
+      for (const other of byId.values()) {
+        if (dnsLabel(other.name) === label) {
+          throw nameTaken(`node name '${name}' maps to the DNS label '${label}' of node '${other.name}'; pick another name`, undefined, { node: other.name, label });
         }
-        return existing;
       }
       const id = join(name, machineId, now);
       const node: NodeRecord = {
         id, name, machineId, facts: null, agentVersion: null, firstSeen: now, lastSeen: now, online: false,
-        ackedSeq: 0, dropped: 0, lost: { ...NO_LOSS }, rejected: 0,
+        ackedSeq: 0, dropped: 0, lost: { ...NO_LOSS }, rejected: 0, replaceUntil: null,
       };
       remember(node);
       return node;
+    },
+    replaceNode(nodeId, machineId, _now) {
+      const n = byId.get(nodeId);
+      if (!n) throw new Error(`replaceNode: no node with id ${nodeId}`);
+      q.replaceNode.run(machineId, nodeId);
+      n.machineId = machineId;
+      n.replaceUntil = null;
+      return n;
+    },
+    allowReplacement(nodeId, until) {
+      const n = byId.get(nodeId);
+      if (!n) return;
+      q.allowReplacement.run(until, nodeId);
+      n.replaceUntil = until;
+    },
+    removeNode(nodeId, done) {
+      const n = byId.get(nodeId);
+      if (!n) {
+        done(undefined);
+        return;
+      }
+      commits.enqueue(() => void q.deleteNode.run(nodeId), (err) => {
+        if (!err) forget(n);
+        done(err);
+      });
     },
     setFacts(nodeId, facts, now) {
       const n = byId.get(nodeId);
@@ -432,8 +505,9 @@ export function createStore(opts: StoreOptions): Store {
       const r = q.token.get(id);
       return r && toToken(r);
     },
-    revokeNodeTokens: (nodeId, now) => void q.revokeNode.run(now, nodeId),
+    revokeNodeTokens: (nodeId, now) => q.revokeNode.all(now, nodeId).map(toToken),
     touchToken: (id, now) => void q.touchToken.run(now, id),
+    useToken: (id, now) => q.useToken.run(now, id).changes === 1,
     close: () => { if (owned) db.close(); },
   };
 }

@@ -15,7 +15,7 @@ export const CloseCode = {
   unauthorized: 4401,
   /** The node's credential was revoked while connected. */
   revoked: 4403,
-  /** The name is held by another machine. */
+  /** The name (or its DNS label) is held by another node, and no admin allowed a replacement. */
   nameTaken: 4409,
   /** The agent speaks a protocol version the hub does not. */
   unsupportedVersion: 4426,

@@ -56,6 +56,8 @@ export interface HubMetrics {
   render(): Promise<{ contentType: string; chunks: Buffer[]; bytes: number }>;
   /** Only the hub's own series (muster_hub_*, muster_alerts_*...), without a node's: cheap, and starts no prerendering. */
   renderHub(): Promise<{ contentType: string; text: string }>;
+  /** Drops a removed node's rendered series: SQLite may give its id to the next node, whose text must not match the old key. */
+  forget(nodeId: number): void;
   /** Stops the prerender timer. */
   close(): void;
 }
@@ -190,6 +192,10 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       clearTimeout(timer);
       timer = undefined;
       renderDirty(Infinity);
+    },
+    forget(nodeId) {
+      texts.delete(nodeId);
+      dirty.delete(nodeId);
     },
     close() {
       clearTimeout(timer);
