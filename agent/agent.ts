@@ -21,6 +21,7 @@ import type { WorkloadCollector } from './workloads.ts';
 import type { StateStore } from './state.ts';
 import type { DeployExecutor } from './deploy.ts';
 import type { AgentLogger } from './log.ts';
+import { explainTlsFailure, TrustError, type HubTrust } from './hub-trust.ts';
 
 /** What the agent needs from its collectors. */
 export interface HostSource {
@@ -36,6 +37,8 @@ export interface AgentDeps {
   deploys?: DeployExecutor;
   state: StateStore;
   log: AgentLogger;
+  /** What to trust for the next connection (agent/hub-trust.ts); absent, the system's CAs for wss://. */
+  trust?: () => Promise<HubTrust>;
   now?: () => number;
   random?: () => number;
 }
@@ -358,7 +361,27 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     if (socket.readyState === WebSocket.OPEN) socket.ping();
   };
 
+  /** WebSocket close code 1015: the TLS handshake failed (RFC 6455), for onFatal. */
+  const TLS_FAILED = 1015;
+
   function connect(): void {
+    if (stopped) return;
+    const trusting = deps.trust ? deps.trust() : Promise.resolve<HubTrust>({ tls: url.startsWith('wss:'), ca: undefined });
+    trusting.then(dial, (err: Error) => {
+      if (stopped) return;
+      if (err instanceof TrustError) {
+        lastError = err.message;
+        log.error('refusing the hub', { code: err.code, reason: err.message });
+        opts.onFatal?.(TLS_FAILED, err.message);
+        return;
+      }
+      lastError = `cannot fetch the hub's CA certificate: ${err.message}`;
+      log.warn(lastError);
+      scheduleReconnect();
+    });
+  }
+
+  function dial(trust: HubTrust): void {
     if (stopped) return;
     const credential = state.readCredential();
     const token = credential?.token ?? opts.joinToken;
@@ -369,8 +392,12 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       return;
     }
     const auth = credential ? { kind: 'credential' as const, token } : { kind: 'join' as const, token };
+    let tlsFailure: string | undefined;
     // Frames are compressed one by one (protocol 2), not by permessage-deflate.
-    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: 1024 * 1024 });
+    const socket = new WebSocket(url, {
+      perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: 1024 * 1024,
+      ...(trust.tls && trust.ca ? { ca: trust.ca } : {}),
+    });
     ws = socket;
     welcomed = false;
     paused = null;
@@ -398,6 +425,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     });
     socket.on('error', (err) => {
       lastError = err.message;
+      tlsFailure = explainTlsFailure(err as NodeJS.ErrnoException, opts.hub, trust.tls && trust.ca !== undefined) ?? tlsFailure;
       log.debug('link error', { err: err.message });
     });
     socket.on('close', (code, reasonBuf) => {
@@ -408,6 +436,13 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       clearInterval(pingTimer);
       const reason = reasonBuf.toString();
       if (stopped) return;
+      if (tlsFailure) {
+        // Not a hub this agent may talk to, or not at this address: retrying cannot fix it.
+        lastError = tlsFailure;
+        log.error('refusing the hub', { reason: tlsFailure });
+        opts.onFatal?.(TLS_FAILED, tlsFailure);
+        return;
+      }
       if (FATAL_CLOSE_CODES.includes(code)) {
         // A revoked or unknown credential with a join token at hand: join afresh once.
         if (credential && opts.joinToken && code === CloseCode.unauthorized) {

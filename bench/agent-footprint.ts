@@ -131,7 +131,7 @@ runBench(USAGE, async (sup) => {
       const runtime = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
       const name = `bench-agent-${i + 1}-node${runtime.replace(/^v/, '').split('.')[0]}`;
       const proc = sup.start(name, nodeBin, [
-        join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`,
+        join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--ca-file', hub.caFile, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`,
       ]);
       return { name, runtime, nodeBin, proc };
     });

@@ -199,7 +199,7 @@ async function runOne(sup: Supervisor, agents: number, o: RunOptions): Promise<I
   const sim = sup.start('simulator', process.execPath, [SIMULATOR], { ...pin(SIM_CPU), ipc: true });
   const ask = channelTo(sim);
   try {
-    const joined = await ask({ type: 'join', url: hub.url, token, agents, intervalMs: o.intervalMs, concurrency: JOIN_CONCURRENCY, deflate: o.deflate, workloads: o.workloads }, 'joined', 60_000 + agents * 100);
+    const joined = await ask({ type: 'join', url: hub.url, caFile: hub.caFile, token, agents, intervalMs: o.intervalMs, concurrency: JOIN_CONCURRENCY, deflate: o.deflate, workloads: o.workloads }, 'joined', 60_000 + agents * 100);
     o.log(`   ${joined.agents} agents joined in ${seconds(joined.ms)}`);
     await ask({ type: 'start' }, 'started', 10_000);
     await sleep(o.intervalMs); // warm-up: every agent has sent its first sample
@@ -296,7 +296,7 @@ interface HubRuntime {
 async function hubSeries(hub: BenchHub): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   // /metrics/hub, not /metrics: a scrape of every node turns on their prerendering, which this bench does not measure.
-  const res = await fetch(`${hub.url}/metrics/hub`, { headers: { authorization: `Bearer ${hub.adminToken}` } }).catch(() => undefined);
+  const res = await hub.fetch(`${hub.url}/metrics/hub`, { headers: { authorization: `Bearer ${hub.adminToken}` } }).catch(() => undefined);
   if (!res?.ok) return out;
   for (const line of (await res.text()).split('\n')) {
     if (!line.startsWith('muster_hub_')) continue;
@@ -338,7 +338,7 @@ function runtimeOver(before: Map<string, number>, after: Map<string, number>, wi
 
 /** GET /healthz: how many agent links the hub holds. */
 async function agentsConnected(hub: BenchHub): Promise<number | undefined> {
-  const res = await fetch(`${hub.url}/healthz`).catch(() => undefined);
+  const res = await hub.fetch(`${hub.url}/healthz`).catch(() => undefined);
   if (!res?.ok) return undefined;
   const body = (await res.json()) as { agentsConnected?: number };
   return body.agentsConnected;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Managed, StartOptions, Supervisor } from './supervisor.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { waitUntil } from './timing.ts';
 
 /** The checkout's root directory. */
@@ -15,10 +16,14 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** A hub that is listening on loopback. */
 export interface BenchHub {
   proc: Managed;
-  /** Base URL, e.g. http://127.0.0.1:40123 */
+  /** Base URL, e.g. https://127.0.0.1:40123 */
   url: string;
   adminToken: string;
   dataDir: string;
+  /** The hub's CA certificate file (its own CA, as agents pin it). */
+  caFile: string;
+  /** fetch verified against the hub's CA. */
+  fetch: (url: string, init?: RequestInit) => Promise<Response>;
 }
 
 /**
@@ -32,15 +37,18 @@ export async function startBenchHub(sup: Supervisor, opts: StartOptions & { node
   const proc = sup.start('hub', process.execPath, [...nodeFlags, join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], start);
   const url = await waitUntil('the hub to listen', () => {
     if (!proc.running()) throw new Error(`the hub exited before listening:\n${proc.output()}`);
-    return /hub listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.output())?.[1];
+    return /hub listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(proc.output())?.[1];
   }, 30_000);
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  return { proc, url, adminToken, dataDir };
+  const caFile = join(dataDir, 'tls', 'ca.crt');
+  const dispatcher = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+  const verified = (u: string, init: RequestInit = {}) => undiciFetch(u, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+  return { proc, url, adminToken, dataDir, caFile, fetch: verified };
 }
 
 /** Calls the hub's API with the admin token; returns the status and the parsed body. */
 export async function hubApi<T>(hub: BenchHub, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(hub.url + path, {
+  const res = await hub.fetch(hub.url + path, {
     method: init.method ?? 'GET',
     headers: { authorization: `Bearer ${hub.adminToken}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),

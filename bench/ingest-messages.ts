@@ -10,7 +10,7 @@ export type SimulatorCommand =
    * Connect `agents` simulated agents, each joining with `token`; `deflate` deflates frames above 1 KiB and
    * `workloads` sends workloads frames, both as the real agent does. Answered by `joined`.
    */
-  | { type: 'join'; url: string; token: string; agents: number; intervalMs: number; concurrency: number; deflate: boolean; workloads: boolean }
+  | { type: 'join'; url: string; caFile: string; token: string; agents: number; intervalMs: number; concurrency: number; deflate: boolean; workloads: boolean }
   /** Start sampling, the agents' first samples spread evenly over one interval. Answered by `started`. */
   | { type: 'start' }
   /** Count from now on. Answered by `measuring`. */

@@ -8,6 +8,7 @@
  * handing a samples frame to ws to reading the matching (cumulative) ack.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import {
   AGENT_PATH, MAX_FRAME_BYTES, MUSTER_VERSION, PROTOCOL_VERSION, createAgentMessageDecoder, createHubMessageDecoder, packFrame,
@@ -65,10 +66,10 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
   const send = (a: SimAgent, msg: AgentMessage) => sendText(a.ws, JSON.stringify(msg));
 
   /** Opens one link, joins with the token, and resolves once welcomed (facts sent). */
-  function join(index: number, url: string, token: string, deflate: boolean): Promise<SimAgent> {
+  function join(index: number, url: string, ca: string, token: string, deflate: boolean): Promise<SimAgent> {
     const host = createSimulatedHost(index);
     compress = deflate;
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000, maxPayload: MAX_FRAME_BYTES });
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30_000, maxPayload: MAX_FRAME_BYTES, ca });
     return new Promise((resolve, reject) => {
       let agent: SimAgent | undefined;
       ws.on('open', () => {
@@ -132,6 +133,7 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
     intervalMs = cmd.intervalMs;
     withWorkloads = cmd.workloads;
     const url = new URL(AGENT_PATH, cmd.url.replace(/^http/, 'ws')).toString();
+    const ca = readFileSync(cmd.caFile, 'utf8');
     // Every simulated host's frames must pass the hub's validation before any is sent.
     const decode = createAgentMessageDecoder();
     for (let i = 0; i < cmd.agents; i++) assertValidFrames(createSimulatedHost(i), decode);
@@ -140,7 +142,7 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
     const worker = async () => {
       while (next < cmd.agents) {
         const i = next++;
-        agents[i] = await join(i, url, cmd.token, cmd.deflate);
+        agents[i] = await join(i, url, ca, cmd.token, cmd.deflate);
       }
     };
     await Promise.all(Array.from({ length: Math.min(cmd.concurrency, cmd.agents) }, worker));

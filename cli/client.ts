@@ -1,5 +1,34 @@
-/** A small HTTP client for the hub's API that turns every failure into a clear CliError. */
+/**
+ * A small HTTP client for the hub's API that turns every failure into a
+ * clear CliError. A https:// hub is verified against the CA the config
+ * names (`--ca-file`, MUSTER_CA_FILE, or the client config `muster up`
+ * writes), else against the system's CAs.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { CliError, type ClientConfig } from './config.ts';
+
+/** TLS errors that mean "not the hub you think", with what to do about them. */
+const TLS_HINTS: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'its certificate is not signed by a CA you trust: pass --ca-file DATA/tls/ca.crt (or set MUSTER_CA_FILE)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its certificate is not signed by the CA given: pass the hub\'s own --ca-file DATA/tls/ca.crt',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its certificate is self-signed: pass --ca-file',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its certificate does not name the address you used: use another, or start the hub with --tls-san',
+  CERT_HAS_EXPIRED: 'its certificate has expired',
+};
+
+/** fetch with the hub's CA, when one is configured. */
+function fetchFor(cfg: ClientConfig): typeof fetch {
+  if (!cfg.caFile) return fetch;
+  let ca: string;
+  try {
+    ca = readFileSync(cfg.caFile, 'utf8');
+  } catch (err) {
+    throw new CliError('MUSTER_ERR_CA_FILE', `cannot read the hub's CA certificate ${cfg.caFile}: ${(err as Error).message}`);
+  }
+  const dispatcher = new Agent({ connect: { ca } });
+  return ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+}
 
 export interface ApiClient {
   get<T>(path: string): Promise<T>;
@@ -8,7 +37,7 @@ export interface ApiClient {
 }
 
 /** Creates a client for one hub and token; `fetchImpl` is injectable for tests. */
-export function createApiClient(cfg: ClientConfig, fetchImpl: typeof fetch = fetch): ApiClient {
+export function createApiClient(cfg: ClientConfig, fetchImpl: typeof fetch = fetchFor(cfg)): ApiClient {
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     let res: Response;
     try {
@@ -21,6 +50,8 @@ export function createApiClient(cfg: ClientConfig, fetchImpl: typeof fetch = fet
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      const hint = cause?.code ? TLS_HINTS[cause.code] : undefined;
+      if (hint) throw new CliError('MUSTER_ERR_TLS', `refusing the hub at ${cfg.hub}: ${hint} (${cause!.code})`);
       throw new CliError('MUSTER_ERR_HUB_UNREACHABLE', `cannot reach the hub at ${cfg.hub} (${why}); is it running? Set --hub or MUSTER_HUB.`);
     }
     const text = await res.text();

@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 export interface ClientConfig {
   hub: string;
   token: string;
+  /** The hub's CA certificate (PEM file) to verify its HTTPS with; absent, the system's CAs. */
+  caFile?: string;
 }
 
 /** Path of the client config: $MUSTER_CONFIG, else $XDG_CONFIG_HOME/muster/client.json, else ~/.config/muster/client.json. */
@@ -37,16 +39,18 @@ export function writeClientConfig(env: Record<string, string | undefined>, c: Cl
   return file;
 }
 
-/** Resolves hub and token in order of precedence; reports what is missing. */
-export function resolveClient(flags: { hub?: string; token?: string }, env: Record<string, string | undefined>): ClientConfig {
+/** Resolves hub, token and CA in order of precedence; reports what is missing. */
+export function resolveClient(flags: { hub?: string; token?: string; 'ca-file'?: string }, env: Record<string, string | undefined>): ClientConfig {
   const file = readClientConfig(env);
   const hub = flags.hub ?? env.MUSTER_HUB ?? file?.hub;
   const token = flags.token ?? env.MUSTER_TOKEN ?? file?.token;
+  // The CA goes with the hub it came from: the config file's only when the hub is the config file's too.
+  const caFile = flags['ca-file'] ?? env.MUSTER_CA_FILE ?? (hub === file?.hub ? file?.caFile : undefined);
   const missing: string[] = [];
   if (!hub) missing.push('no hub address: pass --hub URL, set MUSTER_HUB, or run `muster up` on this machine');
   if (!token) missing.push('no admin token: pass --token TOKEN, set MUSTER_TOKEN (the hub writes one to <data>/admin.token)');
   if (missing.length) throw new CliError('MUSTER_ERR_NO_HUB', missing.join('\n'));
-  return { hub: hub!.replace(/\/+$/, ''), token: token! };
+  return { hub: hub!.replace(/\/+$/, ''), token: token!, ...(caFile ? { caFile } : {}) };
 }
 
 /** An error the CLI prints as one clean message, with an exit code. */

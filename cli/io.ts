@@ -3,4 +3,6 @@ export interface Io {
   env: Record<string, string | undefined>;
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Asks the person at the terminal and resolves with the answer; absent when stdin is not a terminal (scripts must pass --yes). */
+  ask?: (question: string) => Promise<string>;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `muster` command: dispatches to one subcommand and turns errors into clean messages and exit codes. */
 import { realpathSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { MUSTER_VERSION } from '../protocol/index.ts';
 import { CliError } from './config.ts';
@@ -84,6 +85,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entry === fileURLToPath(import.meta.url)) {
   ensureHubRuntime(process.argv[2], process.env);
-  main(process.argv.slice(2), { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) })
+  // Questions go to stderr, so a command's answer on stdout stays clean for pipes.
+  const ask = process.stdin.isTTY ? async (question: string) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try { return await rl.question(question); } finally { rl.close(); }
+  } : undefined;
+  main(process.argv.slice(2), { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), ...(ask ? { ask } : {}) })
     .then((code) => { process.exitCode = code; });
 }

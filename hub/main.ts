@@ -33,6 +33,7 @@ import { createGroupCommit, type GroupCommitOptions } from './group-commit.ts';
 import { createWriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { createStorageProbe } from './storage-probe.ts';
 import { startCheckpointer } from './checkpointer.ts';
+import { ensureHubTls, type TlsConfig } from './tls.ts';
 import { createSampleHistory } from './sample-history.ts';
 
 export interface HubOptions {
@@ -60,6 +61,8 @@ export interface HubOptions {
   commits?: GroupCommitOptions;
   /** Per-node write budgets (`--node-bytes-per-minute`, `--node-rows-per-minute`). */
   writeBudget?: WriteBudgetOptions;
+  /** TLS: on by default with the hub's own CA; `{ disabled: true }` for plain HTTP. */
+  tls?: TlsConfig;
 }
 
 /** Where and how the hub serves DNS. */
@@ -87,6 +90,10 @@ export interface RunningHub {
   adminToken: string;
   /** True when this start created the admin token. */
   adminTokenCreated: boolean;
+  /** `sha256:<hex>` of the CA agents pin (`--ca-hash`); undefined without TLS. */
+  caHash?: string;
+  /** The CA's certificate file, for the CLI and Prometheus; undefined without TLS or with your own certificate. */
+  caFile?: string;
   tokens: TokenService;
   close(): Promise<void>;
 }
@@ -113,6 +120,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const now = opts.now ?? Date.now;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const log = pino(opts.logger === false ? { enabled: false } : opts.logger === true || opts.logger === undefined ? {} : opts.logger);
+  const tls = ensureHubTls(opts.dataDir, opts.tls ?? {});
+  if (!tls) log.warn('TLS is off (--no-tls): admin tokens, node credentials and deploy secrets cross the network in clear, and agents cannot tell this hub from an impostor');
   const dbPath = join(opts.dataDir, 'muster.db');
   const { db, exclusive } = openHubDatabase(dbPath, log);
   // A database this process opened alone (full disk) cannot be shared with the worker: it checkpoints itself.
@@ -151,7 +160,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const events = { listEvents: (q: Parameters<typeof workloadStore.listEvents>[0]) => { commits.flush(); return workloadStore.listEvents(q); } };
   // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
   membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
-  const app = await buildServer({ store, history, tokens, membership, gateway, storage: commits, inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
+  const app = await buildServer({ store, history, tokens, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();
@@ -191,14 +200,22 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  // A certificate of your own is loaded again when its files change (a renewal); the running server takes it for new connections.
+  const unwatch = tls?.watch((m) => {
+    (app.server as unknown as { setSecureContext(o: { key: Buffer; cert: Buffer }): void }).setSecureContext(m);
+    log.info('TLS certificate changed on disk; loaded it');
+  }, (err) => log.error({ err: err.message }, 'TLS certificate changed on disk but cannot be loaded; keeping the one in use'));
   return {
-    url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`,
     port,
     ...(dns ? { dnsPort: dns.port } : {}),
     adminToken: admin.token,
     adminTokenCreated: admin.created,
+    ...(tls ? { caHash: tls.caHash } : {}),
+    ...(tls?.caFile ? { caFile: tls.caFile } : {}),
     tokens,
     async close() {
+      unwatch?.();
       await dns?.close();
       forwarder?.close();
       zones.close();

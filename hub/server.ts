@@ -61,6 +61,8 @@ export interface ServerDeps {
   silences: SilenceStore;
   /** The storage's health, for /healthz; absent, reported healthy. */
   storage?: { health(): StorageHealth };
+  /** HTTPS and WSS (the hub's default); absent, plain HTTP (`--no-tls`). `caPem` is served at /cacerts. */
+  tls?: { key: Buffer; cert: Buffer; caPem?: string };
 }
 
 const WEEK_MS = 7 * 86_400_000;
@@ -82,7 +84,7 @@ function hourView(h: HourPoint) {
 /** Builds the fastify app with every route; the caller decides whether and where to listen. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { store, tokens, gateway } = deps;
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: 64 * 1024 });
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: 64 * 1024, ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert } } : {}) });
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof MusterError) {
@@ -118,6 +120,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   registerMetricsRoute(app, deps.metrics);
+
+  // The CA agents pin (k3s serves its own the same way): public, and worthless without the pin to check it against.
+  app.get('/cacerts', async (_req, reply) => {
+    if (!deps.tls?.caPem) return reply.code(404).send({ error: { code: 'MUSTER_ERR_NO_CA', message: 'this hub serves a certificate of its own (--tls-cert) or no TLS; there is no CA of the hub\'s to fetch' } });
+    return reply.type('application/x-pem-file').send(deps.tls.caPem);
+  });
 
   // 200 while degraded: the hub still serves the API, DNS and /metrics, so a supervisor must not restart it.
   app.get('/healthz', async () => {

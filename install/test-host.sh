@@ -25,7 +25,7 @@ log "node 18: $("$NODE18_DIR/bin/node" --version)"
 
 # 3. Debian packages the tests and their helpers use.
 need=()
-for pkg in iproute2 procps docker.io busybox-static systemd bind9-dnsutils dnsmasq-base dnsperf prometheus prometheus-node-exporter prometheus-alertmanager; do
+for pkg in iproute2 procps openssl docker.io busybox-static systemd bind9-dnsutils dnsmasq-base dnsperf prometheus prometheus-node-exporter prometheus-alertmanager; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

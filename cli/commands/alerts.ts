@@ -27,7 +27,7 @@ interface AlertView {
 
 export async function alertsCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
-    state: { type: 'string' }, json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    state: { type: 'string' }, json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { io.out(ALERTS_USAGE); return 0; }
   if (values.state && !['firing', 'pending', 'resolved'].includes(values.state)) throw new CliError('MUSTER_ERR_USAGE', '--state must be firing, pending or resolved', 2);
@@ -69,7 +69,7 @@ interface SilenceView { id: string; node: string | null; rule: string | null; su
 export async function silenceCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     node: { type: 'string' }, rule: { type: 'string' }, subject: { type: 'string' }, for: { type: 'string' }, comment: { type: 'string' },
-    json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, true);
   if (values.help) { io.out(SILENCE_USAGE); return 0; }
   const [verb, ...rest] = positionals;

@@ -38,7 +38,7 @@ function summary(e: EventView): string {
 export async function eventsCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     node: { type: 'string' }, since: { type: 'string' }, kind: { type: 'string' }, limit: { type: 'string' },
-    json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { io.out(EVENTS_USAGE); return 0; }
   const limit = values.limit ?? '50';

@@ -8,16 +8,27 @@ import { AlertsConfigError, loadAlertsConfig } from '../../hub/alerts/config.ts'
 import { CliError } from '../config.ts';
 import { parseBytes } from '../../hub/placement.ts';
 import type { WriteBudgetOptions } from '../../hub/write-budget.ts';
+import type { TlsConfig } from '../../hub/tls.ts';
 
 export const HUB_USAGE = `Usage: muster hub [--data DIR] [--listen HOST:PORT] [--dns-listen HOST:PORT] [options]
 
 Runs the muster hub: the inventory (SQLite under DIR), the API, the agent
 endpoint and the DNS server (<node>.node.internal, <service>.service.internal).
-On first start it writes an admin token to DIR/admin.token (0600).
+On first start it writes an admin token to DIR/admin.token (0600), and makes
+its own certificate authority in DIR/tls/ (ca.crt; keys 0600): the API and
+the agent endpoint are HTTPS and WSS, and agents pin the CA by the hash it
+prints (--ca-hash sha256:...).
 
 Options:
   --data DIR          data directory (default ./data)
   --listen HOST:PORT  address for the API and agents (default 0.0.0.0:7070)
+  --tls-san NAME      another host name or address agents reach the hub by,
+                      for its certificate (repeatable; this machine's names and
+                      addresses are always in it)
+  --tls-cert FILE     serve your own certificate (PEM, chain after it) instead
+  --tls-key FILE      of the hub's own CA; loaded again when the files change
+  --no-tls            plain HTTP: tokens and secrets cross the network in
+                      clear (a warning at every start)
 ${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alerts by email").
                       Without it the built-in rules run and show in 'muster alerts',
                       and nothing is mailed. The SMTP password comes from
@@ -33,6 +44,20 @@ ${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alert
   -h, --help          show this help
 `;
 
+/** The TLS flags of `muster hub` and `muster up`, checked. */
+export function tlsFlags(values: { 'tls-san'?: string[]; 'tls-cert'?: string; 'tls-key'?: string; 'no-tls'?: boolean }): TlsConfig {
+  const problems: string[] = [];
+  if (values['no-tls'] && (values['tls-cert'] || values['tls-key'] || values['tls-san'])) problems.push('--no-tls contradicts --tls-cert, --tls-key and --tls-san; give one or the other');
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) problems.push('--tls-cert and --tls-key go together');
+  for (const s of values['tls-san'] ?? []) if (!/^[A-Za-z0-9.:-]{1,253}$/.test(s)) problems.push(`--tls-san must be a host name or an IP address, not ${JSON.stringify(s)}`);
+  if (problems.length) throw new CliError('MUSTER_ERR_USAGE', problems.join('\n'), 2);
+  if (values['no-tls']) return { disabled: true };
+  return {
+    ...(values['tls-cert'] ? { certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']!) } : {}),
+    ...(values['tls-san'] ? { sans: values['tls-san'] } : {}),
+  };
+}
+
 /** Waits for SIGINT or SIGTERM once. */
 export function untilSignal(): Promise<void> {
   return new Promise((res) => {
@@ -46,6 +71,7 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, alerts: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     'node-bytes-per-minute': { type: 'string' }, 'node-rows-per-minute': { type: 'string' },
+    'tls-san': { type: 'string', multiple: true }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'no-tls': { type: 'boolean' },
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
@@ -72,8 +98,11 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     if (!Number.isInteger(r) || r < 10) throw new CliError('MUSTER_ERR_USAGE', `--node-rows-per-minute needs a whole number of at least 10, not ${JSON.stringify(values['node-rows-per-minute'])}`, 2);
     writeBudget.rowsPerMinute = r;
   }
-  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, ...(alerts ? { alerts } : {}) });
+  const tls = tlsFlags(values);
+  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, ...(alerts ? { alerts } : {}) });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
+  if (hub.caHash) io.out(`TLS: agents pin the hub with --ca-hash ${hub.caHash}${hub.caFile ? ` (CA certificate ${hub.caFile})` : ''}\n`);
+  else io.out('TLS is OFF (--no-tls): tokens and secrets cross the network in clear\n');
   if (dns) io.out(`dns listening on ${dns.host}:${hub.dnsPort} (udp and tcp), domain ${dns.domain}\n`);
   if (hub.adminTokenCreated) io.out(`admin token written to ${dataDir}/admin.token\n`);
   if (alerts?.smtp) io.out(`alerts mailed to ${alerts.smtp.to.join(', ')} via ${new URL(alerts.smtp.url).host}\n`);

@@ -1,18 +1,30 @@
-/** `muster nodes [NAME]`: the fleet at a glance, or one node in full. */
-import { createApiClient } from '../client.ts';
-import { resolveClient } from '../config.ts';
+/** `muster nodes [NAME]`: the fleet at a glance, or one node in full; `nodes replace|remove NAME` change who a node is. */
+import { createApiClient, type ApiClient } from '../client.ts';
+import { CliError, resolveClient } from '../config.ts';
 import { parseFlags } from '../args.ts';
 import { age, bytes, percent, table } from '../format.ts';
 import type { Io } from '../io.ts';
 import type { NodeDetailView, NodeSummaryView } from '../../hub/views.ts';
 
 export const NODES_USAGE = `Usage: muster nodes [NAME] [--json] [--hub URL] [--token TOKEN]
+       muster nodes replace NAME [--window 1h]
+       muster nodes remove NAME [--yes]
 
 Lists every node the hub knows: architecture, OS, CPU, memory, disk,
 temperature and whether it is online. With NAME, shows one node in full.
 
+A node's name belongs to the agent holding its credential. To move the name
+to another machine (a reinstalled or swapped node), 'nodes replace NAME'
+lets the next join under NAME take the node over within the window (default
+1h): the old agent's credential is revoked and its link cut; the node keeps
+its history. 'nodes remove NAME' deletes the node, its credentials (its
+agent is cut off for good) and its samples, workloads and events; it asks
+first unless --yes (required when stdin is not a terminal).
+
 Options:
   --json         print the API's answer as JSON
+  --window DUR   how long 'replace' leaves the name open (30m, 1h, at most 1d)
+  --yes          'remove' without asking
   --hub URL      hub address (env MUSTER_HUB; default from 'muster up')
   --token TOKEN  admin token (env MUSTER_TOKEN)
 `;
@@ -24,11 +36,42 @@ function memory(n: NodeSummaryView): string {
   return m ? `${bytes(m.usedBytes)}/${bytes(m.totalBytes)}` : n.memoryBytes ? `-/${bytes(n.memoryBytes)}` : '-';
 }
 
+/** `nodes replace NAME` and `nodes remove NAME`. */
+async function changeNode(api: ApiClient, sub: 'replace' | 'remove', name: string, values: { json?: boolean; yes?: boolean; window?: string }, io: Io): Promise<number> {
+  const path = `/api/v1/nodes/${encodeURIComponent(name)}`;
+  if (sub === 'replace') {
+    const res = await api.post<{ node: string; replaceUntil: string }>(`${path}/replace`, values.window ? { window: values.window } : {});
+    io.out(values.json ? JSON.stringify(res, null, 2) + '\n'
+      : `the next join under '${res.node}' until ${res.replaceUntil} takes the node over; its current agent will be cut off.\n`
+        + `On the new machine: muster agent --hub URL --join TOKEN --name ${res.node} (a join token: muster token create --role agent)\n`);
+    return 0;
+  }
+  if (!values.yes) {
+    if (!io.ask) throw new CliError('MUSTER_ERR_USAGE', `removing a node cannot be undone; pass --yes to remove '${name}' without a terminal to ask on`, 2);
+    const answer = await io.ask(`Remove node '${name}', its credentials, samples, workloads and events? Its agent is cut off for good. [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      io.err('not removed\n');
+      return 1;
+    }
+  }
+  const res = await api.del<{ node: string; removed: boolean }>(path);
+  io.out(values.json ? JSON.stringify(res, null, 2) + '\n' : `removed node ${res.node}\n`);
+  return 0;
+}
+
 export async function nodesCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    yes: { type: 'boolean', short: 'y' }, window: { type: 'string' },
   }, true);
   if (values.help) { io.out(NODES_USAGE); return 0; }
+  const sub = positionals[0];
+  if (sub === 'replace' || sub === 'remove') {
+    const name = positionals[1];
+    if (!name || positionals.length > 2) throw new CliError('MUSTER_ERR_USAGE', `nodes ${sub} needs one node NAME`, 2);
+    return changeNode(createApiClient(resolveClient(values, io.env)), sub, name, values, io);
+  }
+  if (values.yes || values.window) throw new CliError('MUSTER_ERR_USAGE', '--yes and --window go with nodes remove and nodes replace', 2);
   const api = createApiClient(resolveClient(values, io.env));
   const now = Date.now();
   if (positionals.length > 0) {

@@ -35,7 +35,7 @@ function collectorNote(state: string | null): string {
 export async function psCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     node: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' },
-    hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { io.out(PS_USAGE); return 0; }
   if (!values.node) throw new CliError('MUSTER_ERR_USAGE', '--node NAME is required (see muster nodes)', 2);

@@ -34,7 +34,7 @@ Options:
   --token TOKEN  admin token (env MUSTER_TOKEN)
 `;
 
-const FLAGS = { json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+const FLAGS = { json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
 /** `0.0.0.0:8080->80/tcp` for a container, `tcp 127.0.0.1:5432` for a socket. */
 export function formatPort(p: InstancePort): string {

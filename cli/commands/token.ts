@@ -6,42 +6,67 @@ import { table } from '../format.ts';
 import type { Io } from '../io.ts';
 
 export const TOKEN_USAGE = `Usage:
-  muster token create [--role agent|admin] [--ttl 1h] [--label TEXT] [--json]
+  muster token create [--role agent|admin|metrics] [--ttl 1h] [--uses N] [--replace NAME] [--label TEXT] [--json]
   muster token list [--json]
   muster token revoke ID [--json]
 
 Join tokens (role agent) let new nodes join; each joined node gets its own
 credential (role node), listed here too. Revoking a node's credential
-disconnects it at once. Common flags: --hub URL, --token TOKEN.
+disconnects it at once. Metrics tokens are for Prometheus to scrape /metrics.
+
+  --ttl DURATION   how long the token is valid (30m, 1h, 7d). Join tokens
+                   default to 1h; --ttl 0 makes one that never expires (say
+                   so only if you mean it). Admin and metrics tokens default
+                   to no expiry.
+  --uses N         joins the token allows (--uses 1: single-use); default
+                   no limit within its lifetime
+  --replace NAME   a join token only for NAME, allowed to take that existing
+                   node over (a reinstalled machine); single-use by default
+
+Common flags: --hub URL, --token TOKEN.
 `;
 
-interface TokenView { id: string; role: string; label: string; node: string | null; createdAt: string; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }
+interface TokenView {
+  id: string; role: string; label: string; node: string | null; createdAt: string; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null;
+  usesLeft?: number | null; replace?: string | null;
+}
 
 export async function tokenCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { io.out(TOKEN_USAGE); return sub ? 0 : 2; }
   const { values, positionals } = parseFlags(rest, {
     role: { type: 'string' }, ttl: { type: 'string' }, label: { type: 'string' }, json: { type: 'boolean' },
+    uses: { type: 'string' }, replace: { type: 'string' },
     hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, true);
   if (values.help) { io.out(TOKEN_USAGE); return 0; }
   const api = createApiClient(resolveClient(values, io.env));
   switch (sub) {
     case 'create': {
-      const res = await api.post<{ token: string; id: string; role: string; expiresAt: string | null }>('/api/v1/tokens', {
-        role: values.role ?? 'agent', ...(values.ttl ? { ttl: values.ttl } : {}), ...(values.label ? { label: values.label } : {}),
+      const uses = values.uses === undefined ? undefined : Number(values.uses);
+      if (uses !== undefined && (!Number.isInteger(uses) || uses < 1)) throw new CliError('MUSTER_ERR_USAGE', `--uses needs a whole number of at least 1, not ${JSON.stringify(values.uses)}`, 2);
+      const role = values.role ?? 'agent';
+      const res = await api.post<{ token: string; id: string; role: string; expiresAt: string | null; usesLeft?: number | null; replace?: string | null }>('/api/v1/tokens', {
+        role, ...(values.ttl !== undefined ? { ttl: values.ttl } : {}), ...(values.label ? { label: values.label } : {}),
+        ...(uses !== undefined ? { uses } : {}), ...(values.replace !== undefined ? { replace: values.replace } : {}),
       });
       if (values.json) io.out(JSON.stringify(res, null, 2) + '\n');
       else io.out(`${res.token}\n`);
-      if (!values.json) io.err(`token ${res.id} (role ${res.role}${res.expiresAt ? `, expires ${res.expiresAt}` : ', no expiry'})\n`);
+      const limits = [res.expiresAt ? `expires ${res.expiresAt}` : 'no expiry', ...(res.usesLeft ? [`${res.usesLeft} join${res.usesLeft === 1 ? '' : 's'}`] : []), ...(res.replace ? [`replaces node ${res.replace}`] : [])];
+      if (!values.json) io.err(`token ${res.id} (role ${res.role}, ${limits.join(', ')})\n`);
+      // Shown with --json too: the warning goes to stderr, the answer to stdout.
+      if (res.role === 'agent' && res.expiresAt === null) {
+        io.err('warning: this join token never expires: whoever gets hold of it can join nodes until you revoke it (muster token revoke ' + res.id + ')\n');
+      }
       return 0;
     }
     case 'list': {
       const res = await api.get<{ tokens: TokenView[] }>('/api/v1/tokens');
       if (values.json) { io.out(JSON.stringify(res, null, 2) + '\n'); return 0; }
-      io.out(table(['ID', 'ROLE', 'NODE', 'LABEL', 'CREATED', 'EXPIRES', 'STATE'], res.tokens.map((t) => [
-        t.id, t.role, t.node ?? '-', t.label || '-', t.createdAt.slice(0, 19), t.expiresAt?.slice(0, 19) ?? '-',
-        t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'valid',
+      io.out(table(['ID', 'ROLE', 'NODE', 'LABEL', 'CREATED', 'EXPIRES', 'USES LEFT', 'STATE'], res.tokens.map((t) => [
+        t.id, t.role, t.node ?? (t.replace ? `(replaces ${t.replace})` : '-'), t.label || '-', t.createdAt.slice(0, 19), t.expiresAt?.slice(0, 19) ?? 'never',
+        t.usesLeft === null || t.usesLeft === undefined ? '-' : String(t.usesLeft),
+        t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : t.usesLeft === 0 ? 'used up' : 'valid',
       ])));
       return 0;
     }

@@ -10,7 +10,7 @@ import { createLogger } from '../../agent/log.ts';
 import { MUSTER_VERSION } from '../../protocol/index.ts';
 import { parseFlags, parseListen } from '../args.ts';
 import { CliError, writeClientConfig } from '../config.ts';
-import { untilSignal } from './hub.ts';
+import { tlsFlags, untilSignal } from './hub.ts';
 import type { Io } from '../io.ts';
 import { DNS_FLAGS, DNS_USAGE, parseDnsFlags } from '../dns-flags.ts';
 
@@ -27,6 +27,8 @@ Options:
   --state DIR         agent state directory (default DIR/agent)
   --interval DUR      agent sample period (default 10s)
   --label K=V         label for this node, repeatable
+  --tls-san NAME      another name or address nodes reach the hub by (repeatable)
+  --no-tls            plain HTTP (tokens and secrets in clear; warned about)
 ${DNS_USAGE}  --log-level LEVEL   hub and agent log level (default warn)
   -h, --help          show this help
 `;
@@ -43,6 +45,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, listen: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
     interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
+    'tls-san': { type: 'string', multiple: true }, 'no-tls': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     ...DNS_FLAGS,
   });
@@ -64,18 +67,24 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   }
   if (typeof agentConfig === 'string') return 0;
 
-  const hub = await startHub({ dataDir, host, port, dns, logger: { level } });
-  const local = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${hub.port}`;
+  const hub = await startHub({ dataDir, host, port, dns, logger: { level }, tls: tlsFlags(values) });
+  const scheme = hub.caHash ? 'https' : 'http';
+  const local = `${scheme}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${hub.port}`;
   const joinToken = hub.tokens.create('agent', { label: 'muster up', ttlMs: 24 * 3_600_000 }).token;
-  const agent = await startAgent({ ...agentConfig, hub: local, joinToken }, {
+  const agent = await startAgent({ ...agentConfig, hub: local, joinToken, ...(hub.caFile ? { caFile: hub.caFile } : {}) }, {
     log: createLogger({ level: agentConfig.logLevel, prefix: 'agent: ' }),
     onFatal: (code, reason) => io.err(`muster up: the local agent was refused by the hub (${code}): ${reason}\n`),
   }).catch(async (err: Error) => {
     await hub.close();
     throw new CliError('MUSTER_ERR_AGENT', err.message);
   });
-  const configFile = writeClientConfig(io.env, { hub: local, token: hub.adminToken });
-  const reach = `http://${host === '0.0.0.0' || host === '::' ? lanAddress() : local.replace(/^http:\/\//, '').replace(/:\d+$/, '')}:${hub.port}`;
+  const configFile = writeClientConfig(io.env, { hub: local, token: hub.adminToken, ...(hub.caFile ? { caFile: hub.caFile } : {}) });
+  const reach = `${scheme}://${host === '0.0.0.0' || host === '::' ? lanAddress() : local.replace(/^https?:\/\//, '').replace(/:\d+$/, '')}:${hub.port}`;
+  const pin = hub.caHash ? ` --ca-hash ${hub.caHash}` : '';
+  // curl checks the download against the same CA the agent pins: fetch it first, check its hash, then use it.
+  const fetchAgent = hub.caHash
+    ? `curl -fsSk ${reach}/cacerts -o muster-ca.crt && [ "sha256:$(openssl x509 -in muster-ca.crt -outform der | sha256sum | cut -d' ' -f1)" = "${hub.caHash}" ] && curl -fsS --cacert muster-ca.crt -o muster-agent.js ${reach}/dl/muster-agent.js`
+    : `curl -fsSLo muster-agent.js ${reach}/dl/muster-agent.js`;
   io.out([
     `muster ${MUSTER_VERSION} is up.`,
     ``,
@@ -87,7 +96,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     ``,
     `See the fleet:   npx muster nodes`,
     `Join another node (Node.js >= 18 there; token valid 24 h):`,
-    `  curl -fsSLo muster-agent.js ${reach}/dl/muster-agent.js && node muster-agent.js --hub ${reach} --join ${joinToken} --state ./muster-agent-state`,
+    `  ${fetchAgent} && node muster-agent.js --hub ${reach} --join ${joinToken}${pin} --state ./muster-agent-state`,
     ``,
     `Press Ctrl-C to stop.`,
     ``,

@@ -8,7 +8,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { AGENT_BUNDLE, ROOT, api, joinToken, missingComponent, startAgentProcess, startHubProcess, waitFor } from '../helpers/processes.ts';
+import {
+  AGENT_BUNDLE, api, hubFetch, joinToken, missingComponent, ROOT, startAgentProcess, startHubProcess, waitFor,
+} from '../helpers/processes.ts';
 
 const NODE18 = process.env.MUSTER_NODE18 ?? join(ROOT, '.cache/node18/bin/node');
 
@@ -30,7 +32,7 @@ test('the bundled agent has no native modules and reports to a Node 24 hub from 
     assert.is(detail.facts.runtime, 'node v18.20.8');
     assert.ok(detail.use.memory.totalBytes > 0);
     // The hub serves the very same bundle for new nodes to download.
-    const served = await fetch(`${hub.url}/dl/muster-agent.js`);
+    const served = await hubFetch(`${hub.url}/dl/muster-agent.js`);
     assert.is(served.status, 200);
     assert.is(await served.text(), bundle);
   } finally {

@@ -36,10 +36,13 @@ test.after(async () => {
 });
 
 test('muster up prints the API, the admin token and a one-line join command, and keeps secrets 0600', () => {
-  assert.match(upOutput, /API +http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(upOutput, /API +https:\/\/127\.0\.0\.1:\d+/);
   assert.match(upOutput, /admin token +muster_[a-z0-9]{12}_/);
   assert.match(upOutput, /DNS +127\.0\.0\.1:\d+ udp\/tcp, domain internal +try: dig @127\.0\.0\.1 -p \d+ local\.node\.internal/);
-  assert.match(upOutput, /curl -fsSLo muster-agent\.js http:\/\/\S+\/dl\/muster-agent\.js && node muster-agent\.js --hub \S+ --join muster_\S+/);
+  // The join command pins the hub's CA, and checks the download against it too.
+  const pin = /--ca-hash (sha256:[0-9a-f]{64})/.exec(upOutput)?.[1];
+  assert.ok(pin, 'the join command carries the CA pin');
+  assert.match(upOutput, /curl -fsSk https:\/\/\S+\/cacerts -o muster-ca\.crt .* curl -fsS --cacert muster-ca\.crt -o muster-agent\.js https:\/\/\S+\/dl\/muster-agent\.js && node muster-agent\.js --hub https:\/\/\S+ --join muster_\S+ --ca-hash sha256:/);
   assert.is(statSync(join(data, 'admin.token')).mode & 0o777, 0o600);
   assert.is(statSync(join(home, 'client.json')).mode & 0o777, 0o600);
 });
@@ -75,6 +78,33 @@ test('token create, list and revoke', () => {
   const bad = muster('token', 'create', '--ttl', 'forever');
   assert.is(bad.code, 1);
   assert.match(bad.err, /ttl must look like/);
+});
+
+test('join tokens: --ttl 0 warns, --uses shows in the list, metrics tokens; nodes remove asks for --yes without a terminal', () => {
+  const forever = muster('token', 'create', '--ttl', '0');
+  assert.is(forever.code, 0, forever.err);
+  assert.match(forever.err, /warning: this join token never expires/);
+  const plain = muster('token', 'create');
+  assert.match(plain.err, /role agent, expires \S+/);
+  assert.not.match(plain.err, /warning/);
+  const once = JSON.parse(muster('token', 'create', '--uses', '1', '--json').out);
+  assert.is(once.usesLeft, 1);
+  const list = muster('token', 'list').out;
+  assert.match(list, /^ID\s+ROLE\s+NODE\s+LABEL\s+CREATED\s+EXPIRES\s+USES LEFT\s+STATE$/m);
+  assert.match(list, new RegExp(`^${once.id}\\s+agent\\s+.*\\s1\\s+valid$`, 'm'));
+  const metrics = muster('token', 'create', '--role', 'metrics', '--json');
+  assert.equal([JSON.parse(metrics.out).role, JSON.parse(metrics.out).expiresAt], ['metrics', null]);
+  assert.not.match(metrics.err, /warning/);
+  assert.is(muster('token', 'create', '--uses', 'zero').code, 2);
+
+  const unasked = muster('nodes', 'remove', 'local');
+  assert.is(unasked.code, 2);
+  assert.match(unasked.err, /--yes/);
+  assert.match(muster('nodes').out, /^local\s/m, 'nothing was removed');
+  const missing = muster('nodes', 'remove', 'nope', '--yes');
+  assert.is(missing.code, 1);
+  assert.match(missing.err, /MUSTER_ERR_NODE_NOT_FOUND/);
+  assert.match(muster('nodes', 'replace', 'nope').err, /MUSTER_ERR_NODE_NOT_FOUND/);
 });
 
 test('clear errors: unknown flag (exit 2), unreachable hub (exit 1), bad --listen, help (exit 0)', async () => {

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  ROOT, api, freePort, joinToken, missingComponent, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
+  api, freePort, hubFetch, joinToken, missingComponent, ROOT, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
 
@@ -49,17 +49,21 @@ test.before(async () => {
 
   const dir = tempDir('prometheus');
   writeFileSync(join(dir, 'muster.token'), hub.adminToken);
-  const hubHostPort = hub.url.replace('http://', '');
+  const hubHostPort = hub.url.replace(/^https?:\/\//, '');
+  // As the README tells people to: https, verified against the hub's own CA (tls_config.ca_file).
   writeFileSync(join(dir, 'prometheus.yml'), [
     'global: { scrape_interval: 1s, evaluation_interval: 1s }',
     'scrape_configs:',
     '  - job_name: muster',
     '    honor_labels: true',
+    '    scheme: https',
+    `    tls_config: { ca_file: ${hub.caFile} }`,
     `    static_configs: [ { targets: ['${hubHostPort}'] } ]`,
     '  - job_name: muster-services',
     '    http_sd_configs:',
     `      - url: ${hub.url}/api/v1/sd/prometheus`,
     '        refresh_interval: 1s',
+    `        tls_config: { ca_file: ${hub.caFile} }`,
     `        authorization: { type: Bearer, credentials_file: ${join(dir, 'muster.token')} }`,
     '',
   ].join('\n'));
@@ -136,7 +140,7 @@ test('the Logs dashboard queries Loki by instance and service', () => {
 
 test('promtool check metrics accepts /metrics, but for the camelCase names node_exporter itself uses', async () => {
   if (!ready) return;
-  const body = await (await fetch(`${hub!.url}/metrics`)).text();
+  const body = await (await hubFetch(`${hub!.url}/metrics`)).text();
   const problems = await promtool(body);
   const camel = /^(node_memory_\w+) metric names should be written in 'snake_case' not 'camelCase'$/;
   const others = problems.filter((l) => !camel.test(l));
@@ -176,7 +180,7 @@ test('Prometheus\'s own service discovery lists the instance of a service whose 
   const sd = await api(hub!.url, hub!.adminToken, '/api/v1/sd/prometheus');
   assert.is(sd.status, 200);
   assert.ok(Array.isArray(sd.body));
-  assert.is((await fetch(`${hub!.url}/api/v1/sd/prometheus`)).status, 401);
+  assert.is((await hubFetch(`${hub!.url}/api/v1/sd/prometheus`)).status, 401);
   void run;
 });
 

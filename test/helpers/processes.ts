@@ -8,6 +8,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
+import WebSocket from 'ws';
+import { AGENT_PATH } from '../../protocol/index.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'cli/muster.ts');
@@ -79,6 +82,35 @@ export interface HubProc extends Proc {
   adminToken: string;
   dataDir: string;
   port: number;
+  /** The CA agents pin and its file (`<data>/tls/ca.crt`); undefined for a hub started with --no-tls. */
+  caHash: string | undefined;
+  caFile: string | undefined;
+}
+
+/**
+ * The CA of every hub a test started, by origin: api(), hubFetch() and
+ * startAgentProcess() verify the hub with it, as a configured client would.
+ */
+const hubCas = new Map<string, { ca: string; caFile: string; dispatcher: Agent }>();
+
+/** Remembers the CA a hub at `url` is verified with (the helpers do it for hubs they start). */
+export function trustHub(url: string, caFile: string): void {
+  const ca = readFileSync(caFile, 'utf8');
+  hubCas.set(new URL(url).origin, { ca, caFile, dispatcher: new Agent({ connect: { ca } }) });
+}
+
+/** fetch for a hub a test started: verified against its CA over https. */
+export function hubFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const known = hubCas.get(new URL(url).origin);
+  if (!known) return fetch(url, init);
+  return undiciFetch(url, { ...(init as object), dispatcher: known.dispatcher }) as unknown as Promise<Response>;
+}
+
+/** A raw WebSocket to a hub's agent endpoint (wss:// verified against its CA when the helpers know it). */
+export function agentSocket(hubUrl: string): WebSocket {
+  const url = hubUrl.replace(/^http/, 'ws') + AGENT_PATH;
+  const known = hubCas.get(new URL(hubUrl).origin);
+  return new WebSocket(url, known ? { ca: known.ca } : {});
 }
 
 /** Starts `muster hub` on host:port (default 127.0.0.1 and a free port) and waits until it listens. */
@@ -96,7 +128,13 @@ export async function startHubProcess(opts: { dataDir?: string; host?: string; p
   }, 20_000);
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const dnsPort = Number(/dns listening on .*:(\d+) /.exec(p.output())?.[1] ?? 0);
-  return { ...p, url: `http://${host}:${port}`, adminToken, dataDir, port, dnsPort };
+  const printed = /hub listening on (https?:\/\/\S+)/.exec(p.output())![1]!;
+  const url = host === '0.0.0.0' ? printed : printed.replace(/\/\/127\.0\.0\.1:/, `//${host}:`);
+  const caHash = /--ca-hash (sha256:[0-9a-f]{64})/.exec(p.output())?.[1];
+  // With --tls-cert the hub serves a certificate of its own choosing and has no CA file.
+  const caFile = caHash && existsSync(join(dataDir, 'tls', 'ca.crt')) ? join(dataDir, 'tls', 'ca.crt') : undefined;
+  if (caFile) trustHub(url, caFile);
+  return { ...p, url, adminToken, dataDir, port, dnsPort, caHash, caFile };
 }
 
 export interface AgentProc extends Proc {
@@ -112,6 +150,9 @@ export function startAgentProcess(opts: { hub: string; join?: string; name: stri
   const stateDir = opts.stateDir ?? tempDir(`agent-${opts.name}`);
   const args = ['--hub', opts.hub, '--name', opts.name, '--state', stateDir, '--interval', opts.interval ?? '1s', '--log-level', 'info'];
   if (opts.join) args.push('--join', opts.join);
+  // An agent of a hub the test started trusts that hub's CA, unless the test says how itself.
+  const known = hubCas.get(new URL(opts.hub).origin);
+  if (known && !(opts.args ?? []).some((a) => a.startsWith('--ca-'))) args.push('--ca-file', known.caFile);
   args.push(...(opts.args ?? []));
   if (!opts.viaCli && !existsSync(AGENT_BUNDLE)) throw new Error(`no agent bundle at ${AGENT_BUNDLE}: run npm run build`);
   const argv = opts.viaCli ? [CLI, 'agent', ...args] : [AGENT_BUNDLE, ...args];
@@ -121,7 +162,7 @@ export function startAgentProcess(opts: { hub: string; join?: string; name: stri
 
 /** Calls the hub's API with a bearer token; returns status and parsed body. */
 export async function api<T = any>(hub: string, token: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(hub + path, {
+  const res = await hubFetch(hub + path, {
     method: init.method ?? 'GET',
     headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),

@@ -10,7 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.ts';
-import { CLI, joinToken, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
+import {
+  CLI, hubFetch, joinToken, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
+} from '../helpers/processes.ts';
 
 const execFileP = promisify(execFile);
 let hub: HubProc | undefined;
@@ -24,7 +26,7 @@ test.before(async () => {
   const port = smtp.port;
   const dir = tempDir('alerts-e2e');
   const file = join(dir, 'alerts.yaml');
-  writeFileSync(file, `smtp: { url: "smtp://muster@127.0.0.1:${port}", from: "muster@lab.internal", to: ["ops@lab.internal"] }
+  writeFileSync(file, `smtp: { url: "smtp://muster@127.0.0.1:${port}?tls_verify=false", from: "muster@lab.internal", to: ["ops@lab.internal"] }
 evaluation_interval: 1s
 group_wait: 1s
 rules:
@@ -34,7 +36,7 @@ rules:
   hub = await startHubProcess({ args: ['--alerts', file] });
   delete process.env.MUSTER_SMTP_PASSWORD;
   agent = startAgentProcess({ hub: hub.url, join: await joinToken(hub), name: 'alert-node' });
-  await waitFor('the agent online', async () => /muster_node_up\{instance="alert-node"\} 1/.test(await (await fetch(`${hub!.url}/metrics`)).text()), 20_000);
+  await waitFor('the agent online', async () => /muster_node_up\{instance="alert-node"\} 1/.test(await (await hubFetch(`${hub!.url}/metrics`)).text()), 20_000);
 });
 
 test.after(async () => {
@@ -62,7 +64,7 @@ test('an agent that stops: one offline email, shown by muster alerts and /metric
   const a = await alerts();
   assert.is(a.code, 1, 'exit 1 while something fires');
   assert.match(a.out, /FIRING\s+critical\s+node_offline\s+alert-node/);
-  assert.match(await (await fetch(`${hub!.url}/metrics`)).text(), /muster_alerts_firing\{rule="node_offline"\} 1/);
+  assert.match(await (await hubFetch(`${hub!.url}/metrics`)).text(), /muster_alerts_firing\{rule="node_offline"\} 1/);
   await new Promise((r) => setTimeout(r, 3_000));
   assert.is(received.length, 1, 'one email, not one per evaluation');
 

@@ -7,7 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { api, freePort, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
+import {
+  api, freePort, hubFetch, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc,
+} from '../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
 import { dig, digReady, section, status } from '../helpers/dns.ts';
 
@@ -89,7 +91,7 @@ test('a flood of random packets leaves a normal query answered within 50 ms, and
   sock.close();
   times.sort((a, b) => a - b);
   assert.ok(times[2]! <= 50, `median query time during the flood ${times[2]} ms (all: ${times.join(', ')})`);
-  assert.is((await fetch(`${hub!.url}/healthz`)).status, 200);
+  assert.is((await hubFetch(`${hub!.url}/healthz`)).status, 200);
 });
 
 test('a node that goes offline takes its instances out of service answers', async () => {

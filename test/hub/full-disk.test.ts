@@ -10,7 +10,9 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, joinToken, missingComponent, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
+import {
+  api, hubFetch, joinToken, missingComponent, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
+} from '../helpers/processes.ts';
 import { dig, digReady, status } from '../helpers/dns.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +50,7 @@ function fillUp(file: string): void {
 }
 
 interface Health { status: string; storage: { ok: boolean; code?: string; error?: string } }
-const health = async (hub: HubProc) => (await (await fetch(`${hub.url}/healthz`)).json()) as Health;
+const health = async (hub: HubProc) => (await (await hubFetch(`${hub.url}/healthz`)).json()) as Health;
 const samplesOf = async (hub: HubProc, name: string) =>
   (await api<{ samples: { seq: number; ts: string }[] }>(hub.url, hub.adminToken, `/api/v1/nodes/${name}/samples`)).body.samples;
 

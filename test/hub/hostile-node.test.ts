@@ -8,12 +8,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import {
   CloseCode, MAX_COUNTER, MAX_EPOCH_MS, MAX_EPOCH_S, MAX_PID, MAX_SEQ, PROTOCOL_VERSION,
   type AgentMessage, type HostFacts, type SampleData, type WorkloadsMessage,
 } from '../../protocol/index.ts';
-import { api, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
+import {
+  agentSocket, api, hubFetch, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc,
+} from '../helpers/processes.ts';
 
 let hub: HubProc;
 let good: AgentProc;
@@ -59,7 +61,7 @@ interface RawAgent { ws: WebSocket; frames: any[]; closed: Promise<{ code: numbe
 
 /** Joins as `name` over a raw WebSocket and resolves once welcomed. */
 async function rawAgent(name: string): Promise<RawAgent> {
-  const ws = new WebSocket(hub.url.replace('http', 'ws') + '/agent/v1');
+  const ws = agentSocket(hub.url);
   const frames: any[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
@@ -117,7 +119,7 @@ test('a node at the edge of every bound leaves every route answering correctly f
   const placement = await api(hub.url, hub.adminToken, '/api/v1/placements', { method: 'POST', body: { service: 'new', cpu: '0.1', memory: '16M' } });
   assert.is(placement.status, 200, `placements answer: ${JSON.stringify(placement.body).slice(0, 300)}`);
 
-  const metrics = await fetch(hub.url + '/metrics');
+  const metrics = await hubFetch(hub.url + '/metrics');
   assert.is(metrics.status, 200);
   const text = await metrics.text();
   assert.match(text, /node_load1\{instance="good"\} \d/, 'the good node is on /metrics');

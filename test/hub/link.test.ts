@@ -4,11 +4,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  api, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc,
+  agentSocket, api, hubFetch, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
 import { CloseCode, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../protocol/index.ts';
 
@@ -28,7 +28,7 @@ const codes = (r: { frames: string[] }) => r.frames.map((f) => JSON.parse(f) as 
 /** Opens a raw WebSocket to the agent endpoint and resolves with how the hub closed it. */
 function rawLink(send: (ws: WebSocket) => void): Promise<{ code: number; reason: string; frames: string[] }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(hub.url.replace('http', 'ws') + '/agent/v1');
+    const ws = agentSocket(hub.url);
     const frames: string[] = [];
     ws.on('open', () => send(ws));
     ws.on('message', (d) => frames.push(d.toString()));
@@ -148,7 +148,7 @@ test('malformed, oversized and unauthenticated frames are refused while a good a
 });
 
 test('the API answers a bad token with 401 JSON and an agent token with 403, never a stack trace', async () => {
-  const none = await fetch(hub.url + '/api/v1/nodes');
+  const none = await hubFetch(hub.url + '/api/v1/nodes');
   assert.is(none.status, 401);
   assert.is(((await none.json()) as { error: { code: string } }).error.code, 'MUSTER_ERR_UNAUTHORIZED');
   const bad = await api(hub.url, 'muster_nope', '/api/v1/nodes');

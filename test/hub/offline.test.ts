@@ -4,18 +4,17 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
 import { startHub } from '../../hub/main.ts';
 import { PROTOCOL_VERSION } from '../../protocol/index.ts';
-import { api, tempDir, waitFor } from '../helpers/processes.ts';
+import { agentSocket, api, tempDir, trustHub, waitFor } from '../helpers/processes.ts';
 
 test('a silent agent is marked offline after the missed heartbeats, and online again when it returns', async () => {
   const hub = await startHub({ dataDir: tempDir('offline'), host: '127.0.0.1', port: 0, logger: false, gateway: { heartbeatMs: 200, offlineAfterMs: 700 } });
   try {
     const join = hub.tokens.create('agent').token;
-    const url = hub.url.replace('http', 'ws') + '/agent/v1';
+    if (hub.caFile) trustHub(hub.url, hub.caFile);
     const hello = (auth: object) => JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: 't', node: { name: 'quiet', machineId: 'm-quiet' }, auth });
-    const ws = new WebSocket(url);
+    const ws = agentSocket(hub.url);
     const welcome = await new Promise<{ credential: string; heartbeatMs: number }>((resolve, reject) => {
       ws.on('open', () => ws.send(hello({ kind: 'join', token: join })));
       ws.once('message', (d) => resolve(JSON.parse(d.toString())));
@@ -28,7 +27,7 @@ test('a silent agent is marked offline after the missed heartbeats, and online a
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     await waitFor('the silent node to go offline', async () => (await online()) === false, 5_000, 50);
     assert.is(await closed, 1006, 'the hub terminated the dead link');
-    const back = new WebSocket(url);
+    const back = agentSocket(hub.url);
     await new Promise((resolve, reject) => {
       back.on('open', () => back.send(hello({ kind: 'credential', token: welcome.credential })));
       back.once('message', resolve);

@@ -5,10 +5,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
 import { createWriteBudget } from '../../hub/write-budget.ts';
 import { PROTOCOL_VERSION, type AgentMessage, type SampleData } from '../../protocol/index.ts';
-import { api, joinToken, startAgentProcess, startHubProcess, waitFor } from '../helpers/processes.ts';
+import { agentSocket, api, joinToken, startAgentProcess, startHubProcess, waitFor } from '../helpers/processes.ts';
 
 test('a bucket banks two hours of budget, refuses what does not fit with the wait until it would, and refills', () => {
   let t = 0;
@@ -37,7 +36,7 @@ test('a node over its budget is paused and keeps its records; the other nodes ar
   const hub = await startHubProcess({ args: ['--node-bytes-per-minute', '8KiB', '--node-rows-per-minute', '1000'] });
   const token = await joinToken(hub);
   const good = startAgentProcess({ hub: hub.url, join: token, name: 'calm' });
-  const ws = new WebSocket(hub.url.replace('http', 'ws') + '/agent/v1');
+  const ws = agentSocket(hub.url);
   const frames: any[] = [];
   ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
   try {
