@@ -14,6 +14,13 @@ export const CONTAINER_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$';
 export const UNIT_NAME_PATTERN = '^[A-Za-z0-9:_.\\\\@-]{1,250}\\.(service|socket|timer|target|path|mount)$';
 /** A job id: what the hub or the caller chose, safe in a path and a log line. */
 export const JOB_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+/**
+ * A Docker network by name or id: `host`, `bridge`, `none` or a user network.
+ * No colon, so `container:OTHER` (another container's network namespace) cannot be asked for.
+ */
+export const NETWORK_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$';
+/** A Linux capability as `docker run --cap-add` takes it (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`). */
+export const CAPABILITY_PATTERN = '^[A-Z][A-Z0-9_]{0,63}$';
 
 export const PortMapping = Type.Object({
   containerPort: Type.Integer({ minimum: 1, maximum: 65535 }),
@@ -28,6 +35,15 @@ export const VolumeMount = Type.Object({
   source: Str(1024),
   target: Str(1024),
   readOnly: Type.Optional(Type.Boolean()),
+});
+
+/** A host device given to the container, as `docker run --device HOST[:CONTAINER[:PERMS]]`. */
+export const DeviceMapping = Type.Object({
+  hostPath: Type.String({ pattern: '^/', maxLength: 1024 }),
+  /** Absent: the same path as on the host. */
+  containerPath: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024 })),
+  /** cgroup permissions: r (read), w (write), m (mknod); absent = rwm, as Docker. */
+  permissions: Type.Optional(Type.String({ pattern: '^[rwm]{1,3}$' })),
 });
 
 export const RestartPolicy = Type.Union([Type.Literal('no'), Type.Literal('always'), Type.Literal('unless-stopped'), Type.Literal('on-failure')]);
@@ -48,6 +64,17 @@ export const ContainerSpec = Type.Object({
   memoryBytes: Type.Optional(Type.Integer({ minimum: 4 * 1024 * 1024, maximum: 2 ** 53 })),
   /** `linux/arm64`, `linux/amd64`, `linux/arm/v7`. */
   platform: Type.Optional(Str(64)),
+  // What follows gives a container power over its node. A hub may send it; the
+  // agent refuses it unless its own flags allow it (--allow-privileged, --allow-host-namespaces).
+  /** `docker run --privileged`: every capability and every host device. */
+  privileged: Type.Optional(Type.Boolean()),
+  /** `host` (the node's own network stack) or the name of a Docker network. */
+  network: Type.Optional(Type.String({ pattern: NETWORK_NAME_PATTERN })),
+  /** `host`: the container sees and can signal every process of the node. */
+  pid: Type.Optional(Type.Literal('host')),
+  devices: Type.Optional(Type.Array(DeviceMapping, { maxItems: 64 })),
+  /** Capabilities added to Docker's default set. */
+  capAdd: Type.Optional(Type.Array(Type.String({ pattern: CAPABILITY_PATTERN }), { maxItems: 64 })),
 });
 
 export const DeployAction = Type.Union([
@@ -95,6 +122,7 @@ export const DeployResult = Type.Object({
 
 export type PortMapping = Static<typeof PortMapping>;
 export type VolumeMount = Static<typeof VolumeMount>;
+export type DeviceMapping = Static<typeof DeviceMapping>;
 export type RestartPolicy = Static<typeof RestartPolicy>;
 export type ContainerSpec = Static<typeof ContainerSpec>;
 export type DeployAction = Static<typeof DeployAction>;

@@ -80,6 +80,17 @@ test('deploy requests that could do harm are refused before the agent sees them'
   for (const m of bad) assert.is(d(JSON.stringify(m)).ok, false, JSON.stringify(m).slice(0, 120));
 });
 
+test('a deploy may ask for privileges and host namespaces (the agent decides), in forms Docker cannot read otherwise', () => {
+  const d = createHubMessageDecoder();
+  const powers = { privileged: true, network: 'host', pid: 'host', devices: [{ hostPath: '/dev/ttyUSB0', containerPath: '/dev/modem', permissions: 'rw' }], capAdd: ['NET_ADMIN'] };
+  const withPowers = (over: object) => ({ ...DEPLOY, action: { ...DEPLOY.action, container: { ...DEPLOY.action.container, ...over } } });
+  assert.ok(d(JSON.stringify(withPowers(powers))).ok);
+  assert.ok(d(JSON.stringify(withPowers({ network: 'backend' }))).ok);
+  for (const bad of [{ network: 'container:db' }, { pid: 'container:db' }, { capAdd: ['net admin'] }, { devices: [{ hostPath: 'ttyUSB0' }] }, { devices: [{ hostPath: '/dev/a', permissions: 'rwx' }] }, { privileged: 'yes' }]) {
+    assert.is(d(JSON.stringify(withPowers(bad))).ok, false, JSON.stringify(bad));
+  }
+});
+
 test('deploy progress and results from an agent decode on the hub side', () => {
   assert.ok(decode(JSON.stringify({ type: 'deployProgress', id: 'web-1', ts: 1, step: 'pull', message: 'nginx:1.27: pulled' })).ok);
   assert.ok(decode(JSON.stringify({ type: 'deployResult', id: 'web-1', ts: 2, outcome: 'succeeded', message: 'web running', containerId: 'a'.repeat(64) })).ok);
