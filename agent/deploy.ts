@@ -4,8 +4,10 @@
  * act on a systemd unit. Every step is reported as progress; the outcome is
  * recorded in the journal by job id, so a job the hub sends again (after a
  * reconnect) is answered, not run twice. Only what comes over the
- * authenticated hub link reaches this; the policy can turn deploys off or
- * limit them to some images.
+ * authenticated hub link reaches this, and the agent's own policy
+ * (deploy-policy.ts) decides what of it may run: deploys off, some images
+ * only, no host paths, privileges or host namespaces unless allowed, no
+ * protected units. A refusal runs nothing.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,14 +15,9 @@ import { describeAction, type ContainerSpec, type DeployAction, type DeployProgr
 import type { DockerClient } from './docker-client.ts';
 import type { DeployJournal } from './deploy-journal.ts';
 import type { AgentLogger } from './log.ts';
+import { createDeployPolicy, type DeployPolicy } from './deploy-policy.ts';
 
-/** What this agent may deploy. */
-export interface DeployPolicy {
-  /** False with `muster agent --no-deploy`. */
-  enabled: boolean;
-  /** Image patterns (`*` matches anything, `registry.lab/*`); absent = any image. */
-  allowImages?: string[];
-}
+export type { DeployPolicy } from './deploy-policy.ts';
 
 export interface DeployExecutorDeps {
   docker: DockerClient;
@@ -32,6 +29,8 @@ export interface DeployExecutorDeps {
   systemctl?: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
   /** Whether systemd runs this host (default: /run/systemd/system exists, systemd's own test). */
   hasSystemd?: () => boolean;
+  /** The systemd unit the agent runs in, if any: refused like muster-agent.service. */
+  ownUnit?: string;
 }
 
 export interface DeployExecutorOptions {
@@ -130,6 +129,13 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
       RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart },
       ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
       ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
+      ...(spec.privileged ? { Privileged: true } : {}),
+      ...(spec.network ? { NetworkMode: spec.network } : {}),
+      ...(spec.pid ? { PidMode: spec.pid } : {}),
+      ...(spec.devices?.length ? {
+        Devices: spec.devices.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath ?? d.hostPath, CgroupPermissions: d.permissions ?? 'rwm' })),
+      } : {}),
+      ...(spec.capAdd?.length ? { CapAdd: spec.capAdd } : {}),
     },
   };
 }
@@ -173,6 +179,24 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
   const systemctl = deps.systemctl ?? runSystemctl;
   const running = new Map<string, Promise<DeployResult>>();
   const busy = new Map<string, Promise<void>>();
+  const policyCheck = createDeployPolicy({
+    policy,
+    ...(deps.ownUnit ? { ownUnit: deps.ownUnit } : {}),
+    networkDriver: async (name) => {
+      try {
+        return (await docker.get<{ Driver?: string }>(`/networks/${encodeURIComponent(name)}`)).Driver;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+        throw err;
+      }
+    },
+    unitNames: async (unit) => {
+      if (!hasSystemd()) return [];
+      const r = await systemctl(['show', '--property=Id,Names', '--', unit]);
+      if (r.code !== 0) return [];
+      return r.stdout.split('\n').flatMap((l) => (/^(Id|Names)=/.test(l) ? l.slice(l.indexOf('=') + 1).split(/\s+/).filter(Boolean) : []));
+    },
+  });
 
   const inspect = async (nameOrId: string): Promise<Inspect | undefined> => {
     try {
@@ -187,23 +211,24 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
   // The HTTP call outlasts the stop timeout: Docker answers only once the container is down.
   const stop = (id: string) => docker.request('POST', `/containers/${id}/stop?t=${stopT}`);
 
-  /** Runs `fn` once no other job acts on the same target; jobs on other targets run alongside. */
-  async function exclusive<T>(target: string, onWait: () => void, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Takes a place in the queue of jobs on a target, in the order jobs arrive
+   * (taken before the policy check, which may take a while for one job and
+   * not for the next). `before` is undefined when no other job is ahead.
+   */
+  function reserve(target: string): { before: Promise<void> | undefined; release: () => void } {
     const before = busy.get(target);
-    let release!: () => void;
-    const mine = new Promise<void>((r) => { release = r; });
+    let done!: () => void;
+    const mine = new Promise<void>((r) => { done = r; });
     const tail = (before ?? Promise.resolve()).then(() => mine);
     busy.set(target, tail);
-    if (before) {
-      onWait();
-      await before;
-    }
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (busy.get(target) === tail) busy.delete(target);
-    }
+    return {
+      before,
+      release: () => {
+        done();
+        if (busy.get(target) === tail) busy.delete(target);
+      },
+    };
   }
 
   async function run(a: DeployAction, jobId: string, step: Step): Promise<{ message: string; containerId?: string }> {
@@ -411,14 +436,19 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
     }
   }
 
-  function refusal(req: DeployRequest): string | undefined {
-    if (!policy.enabled) return 'deploys are turned off on this node (muster agent --no-deploy)';
+  /** Every reason to refuse the job (empty: run it), and the action as the policy vetted it. */
+  async function refusal(req: DeployRequest): Promise<{ reason?: string; action: DeployAction }> {
+    if (!policy.enabled) return { reason: 'deploys are turned off on this node (muster agent --no-deploy)', action: req.action };
     const a = req.action;
+    const reasons: string[] = [];
     if ((a.kind === 'run' || a.kind === 'replace') && policy.allowImages && !imageAllowed(a.container.image, policy.allowImages)) {
-      return `image ${a.container.image} is not allowed on this node (--allow-image ${policy.allowImages.join(', ')})`;
+      reasons.push(`image ${a.container.image} is not allowed on this node (--allow-image ${policy.allowImages.join(', ')})`);
     }
-    if (now() > req.deadline) return `the job arrived after its deadline (${new Date(req.deadline).toISOString()}); nothing was run`;
-    return undefined;
+    const verdict = await policyCheck.check(a);
+    reasons.push(...verdict.refusals);
+    if (reasons.length) return { reason: reasons.join('; '), action: a };
+    if (now() > req.deadline) return { reason: `the job arrived after its deadline (${new Date(req.deadline).toISOString()}); nothing was run`, action: a };
+    return { action: verdict.action };
   }
 
   return {
@@ -442,26 +472,42 @@ export function createDeployExecutor(deps: DeployExecutorDeps, opts: DeployExecu
         send(result);
         return result;
       };
-      const refused = refusal(req);
-      if (refused) {
-        log.warn('deploy refused', { id: req.id, reason: refused });
-        return Promise.resolve(finish('refused', refused));
-      }
-      const p = (async () => {
-        step('accepted', `accepted: ${describeAction(req.action)}`);
-        log.info('deploy started', { id: req.id, action: describeAction(req.action) });
+      // Jobs on the same target run one after the other, in the order they came; jobs on other targets run alongside.
+      const slot = reserve(targetOf(req.action));
+      const attempt = async (): Promise<DeployResult> => {
+        let checked: Awaited<ReturnType<typeof refusal>>;
         try {
-          const r = await exclusive(targetOf(req.action), () => step('accepted', 'waiting for another job on the same target to finish'), () => run(req.action, req.id, step));
+          checked = await refusal(req);
+        } catch (err) {
+          // A policy that cannot be checked is a policy that says no.
+          checked = { reason: `the agent could not check this job against its policy, so nothing was run: ${errText(err)}`, action: req.action };
+        }
+        if (checked.reason) {
+          log.warn('deploy refused', { id: req.id, reason: checked.reason });
+          return finish('refused', checked.reason);
+        }
+        const action = checked.action;
+        step('accepted', `accepted: ${describeAction(action)}`);
+        log.info('deploy started', { id: req.id, action: describeAction(action) });
+        try {
+          if (slot.before) {
+            step('accepted', 'waiting for another job on the same target to finish');
+            await slot.before;
+          }
+          const r = await run(action, req.id, step);
           log.info('deploy succeeded', { id: req.id, message: r.message });
           return finish('succeeded', r.message, r.containerId);
         } catch (err) {
           const message = err instanceof DeployFailure ? err.message : `unexpected error: ${errText(err)}`;
           log.warn('deploy failed', { id: req.id, message });
           return finish('failed', message, err instanceof DeployFailure ? err.containerId : undefined);
-        } finally {
-          running.delete(req.id);
         }
-      })();
+      };
+      // Set before the policy check ends, so the same job sent again meanwhile gets this promise.
+      const p = attempt().finally(() => {
+        slot.release();
+        running.delete(req.id);
+      });
       running.set(req.id, p);
       return p;
     },

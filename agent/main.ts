@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { hostname, homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { MUSTER_VERSION } from '../protocol/index.ts';
 import { createCollectors } from './collectors/index.ts';
 import { createStateStore } from './state.ts';
@@ -14,6 +15,7 @@ import { createAgent, type Agent } from './agent.ts';
 import { createDockerClient, DEFAULT_DOCKER_SOCKET } from './docker-client.ts';
 import { createDeployExecutor, type DeployPolicy } from './deploy.ts';
 import { createDeployJournal } from './deploy-journal.ts';
+import { unitOfCgroup } from './deploy-policy.ts';
 import { createContainerReader } from './collectors/containers.ts';
 import { createProcessReader } from './collectors/processes.ts';
 import { createListenerReader } from './collectors/listeners.ts';
@@ -45,6 +47,19 @@ Options:
                      refusal and its reason are recorded in the hub's job
   --allow-image PAT  deploy only images matching PAT (repeatable; * matches
                      anything, e.g. --allow-image 'registry.lab/*')
+  --allow-bind PATH  let deploys bind-mount the host path PATH and what is
+                     under it (repeatable; symlinks and .. are resolved on
+                     this host first); without it only named volumes
+  --allow-privileged let deploys run privileged containers, give host
+                     devices and add capabilities (--privileged, --device,
+                     --cap-add)
+  --allow-host-namespaces
+                     let deploys use the host's network and PID namespaces
+                     (--network host, --pid host)
+  --allow-unit PAT   act only on systemd units matching PAT (repeatable;
+                     * matches anything, e.g. --allow-unit 'web*'); ssh,
+                     systemd-*, dbus, networking, gettys, targets and the
+                     agent's own unit are refused whatever the flags
   --log-level LEVEL  debug, info, warn, error (default info)
   -h, --help         show this help
   --version          print the version
@@ -113,6 +128,8 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         interval: { type: 'string' }, label: { type: 'string', multiple: true }, 'log-level': { type: 'string' },
         'journal-size': { type: 'string' }, 'journal-age': { type: 'string' },
         'docker-socket': { type: 'string' }, 'no-deploy': { type: 'boolean' }, 'allow-image': { type: 'string', multiple: true },
+        'allow-bind': { type: 'string', multiple: true }, 'allow-privileged': { type: 'boolean' },
+        'allow-host-namespaces': { type: 'boolean' }, 'allow-unit': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
       },
       strict: true,
@@ -164,12 +181,24 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   const allowImages = values['allow-image'];
   for (const p of allowImages ?? []) if (!/^[A-Za-z0-9*][A-Za-z0-9*._\/:@-]{0,511}$/.test(p)) problems.push(`--allow-image must be an image pattern like registry.lab/* or nginx:*, not ${JSON.stringify(p)}`);
   if (values['no-deploy'] && allowImages) problems.push('--no-deploy and --allow-image contradict each other; give one');
+  const allowBinds = values['allow-bind']?.map((p) => (p.startsWith('/') ? posix.normalize(p).replace(/(.)\/$/, '$1') : p));
+  for (const p of allowBinds ?? []) if (!p.startsWith('/')) problems.push(`--allow-bind must be an absolute host path like /srv/app, not ${JSON.stringify(p)}`);
+  const allowUnits = values['allow-unit'];
+  for (const p of allowUnits ?? []) if (!/^[A-Za-z0-9:_.\\@*-]{1,256}$/.test(p)) problems.push(`--allow-unit must be a unit pattern like web* or nginx.service, not ${JSON.stringify(p)}`);
+  const deployFlags = (['allow-bind', 'allow-privileged', 'allow-host-namespaces', 'allow-unit'] as const).filter((k) => values[k] !== undefined);
+  if (values['no-deploy'] && deployFlags.length) problems.push(`--no-deploy and ${deployFlags.map((k) => `--${k}`).join(', ')} contradict each other; give one`);
   if (problems.length) throw new UsageError(problems.join('\n'));
   const stateDir = values.state ?? (process.getuid?.() === 0 ? '/var/lib/muster-agent' : join(homedir(), '.local/state/muster-agent'));
   const joinToken = values.join ?? env.MUSTER_JOIN_TOKEN;
   return {
     hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, dockerSocket: dockerSocket ?? DEFAULT_DOCKER_SOCKET,
-    deploy: { enabled: !values['no-deploy'], ...(allowImages ? { allowImages } : {}) },
+    deploy: {
+      enabled: !values['no-deploy'], ...(allowImages ? { allowImages } : {}),
+      ...(allowBinds ? { allowBinds } : {}),
+      ...(values['allow-privileged'] ? { allowPrivileged: true } : {}),
+      ...(values['allow-host-namespaces'] ? { allowHostNamespaces: true } : {}),
+      ...(allowUnits ? { allowUnits } : {}),
+    },
     ...(joinToken ? { joinToken } : {}),
     ...(journalMaxBytes !== undefined ? { journalMaxBytes } : {}),
     ...(journalMaxAgeMs !== undefined ? { journalMaxAgeMs } : {}),
@@ -200,7 +229,11 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
     containers,
     units,
   });
-  const deploys = createDeployExecutor({ docker, policy: config.deploy, journal: createDeployJournal(config.stateDir), now: Date.now, log });
+  // The unit the agent runs in, whatever it is called, is as protected as muster-agent.service.
+  const ownUnit = unitOfCgroup((() => { try { return readFileSync('/proc/self/cgroup', 'utf8'); } catch { return ''; } })());
+  const deploys = createDeployExecutor({
+    docker, policy: config.deploy, journal: createDeployJournal(config.stateDir), now: Date.now, log, ...(ownUnit ? { ownUnit } : {}),
+  });
   const agent = createAgent({ collectors, workloads, state, log, deploys }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal,

@@ -545,7 +545,8 @@ test('unit actions: with no systemd as PID 1 they fail and say why, running noth
   const ok = await handle(withSystemd, request({ kind: 'unit', action: 'restart', unit: 'nginx.service' }));
   assert.is(ok.result.outcome, 'succeeded');
   assert.is(ok.result.message, 'nginx.service restarted; now active');
-  assert.equal(calls, [['restart', '--', 'nginx.service'], ['is-active', '--', 'nginx.service']]);
+  // The agent asks systemd for the unit's other names first: an alias of a protected unit is that unit.
+  assert.equal(calls, [['show', '--property=Id,Names', '--', 'nginx.service'], ['restart', '--', 'nginx.service'], ['is-active', '--', 'nginx.service']]);
   const bad = await handle(withSystemd, request({ kind: 'unit', action: 'restart', unit: 'missing.service' }));
   assert.is(bad.result.outcome, 'failed');
   assert.is(bad.result.message, 'systemctl restart missing.service failed (exit 5): Failed to restart missing.service: Unit missing.service not found.');
