@@ -10,6 +10,7 @@ import { parseFlags } from '../args.ts';
 import { bytes, table } from '../format.ts';
 import type { Io } from '../io.ts';
 import { describeAction, type ContainerSpec, type DeployAction, type PortMapping, type RestartPolicy, type VolumeMount } from '../../protocol/index.ts';
+import { NETWORK_NAME_PATTERN, type DeviceMapping } from '../../protocol/index.ts';
 import type { PlacementAnswer } from '../../hub/placement.ts';
 import type { jobView } from '../../hub/routes/deploys.ts';
 import { parseBytes, parseCpu } from '../../hub/placement.ts';
@@ -49,6 +50,7 @@ Exit codes: 0 a node fits, 1 nothing fits (the closest node is shown), 2 usage.
 export const DEPLOY_USAGE = `Usage: muster deploy --node NAME|auto --image IMAGE --name NAME [-p [IP:]HOST:CONTAINER[/udp]]...
                      [-e KEY=VALUE]... [-l KEY=VALUE]... [-v SRC:DST[:ro]]... [--restart POLICY]
                      [--cpu CORES] [--memory SIZE] [--platform OS/ARCH] [--replace] [--no-wait] [-- COMMAND ARGS...]
+                     [--privileged] [--network host|NAME] [--pid host] [--device PATH]... [--cap-add CAP]...
        muster deploy --node NAME (--restart-container NAME | --stop-container NAME | --remove-container NAME)
        muster deploy --node NAME --unit UNIT --action start|stop|restart
 
@@ -72,6 +74,13 @@ Options:
   --cpu CORES          CPU limit: 0.5, 2, 500m (also what --node auto reserves)
   --memory SIZE        memory limit: 256M, 1G (also what --node auto reserves)
   --platform P         linux/amd64, linux/arm64, linux/arm/v7
+  --privileged         a privileged container (every capability and device)
+  --network NET        host (the node's own network) or a Docker network's name
+  --pid host           the node's PID namespace
+  --device SPEC        a host device: /dev/ttyUSB0, /dev/ttyUSB0:/dev/modem:rw (repeatable)
+  --cap-add CAP        add a capability: NET_ADMIN, SYS_TIME, ALL (repeatable)
+                       The agent refuses these, and bind mounts of host paths, unless it
+                       runs with --allow-privileged, --allow-host-namespaces or --allow-bind
   --constraint L=V     with --node auto: a node label that must match (repeatable)
   --strategy S         with --node auto: binpack (default) or spread
   --spread-by LABEL    with --node auto and spread: spread across this node label's values
@@ -142,6 +151,42 @@ export function parseVolume(spec: string): VolumeMount {
 
 const RESTART_POLICIES = ['no', 'always', 'unless-stopped', 'on-failure'];
 
+/** Linux capabilities by the names `docker run --cap-add` takes (without CAP_). */
+export const CAPABILITIES: readonly string[] = [
+  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN', 'DAC_OVERRIDE',
+  'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE', 'LINUX_IMMUTABLE', 'MAC_ADMIN',
+  'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID',
+  'SETPCAP', 'SETUID', 'SYSLOG', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT',
+  'SYS_PTRACE', 'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'WAKE_ALARM',
+];
+
+/** `--cap-add` as docker takes it: any case, with or without CAP_, or ALL. */
+export function parseCapability(cap: string): string {
+  const name = cap.toUpperCase().replace(/^CAP_/, '');
+  if (name !== 'ALL' && !CAPABILITIES.includes(name)) throw usage(`--cap-add needs a Linux capability like NET_ADMIN or SYS_TIME (or ALL), not ${JSON.stringify(cap)}`);
+  return name;
+}
+
+/** `--device HOST[:CONTAINER][:PERMS]`, as docker reads it. */
+export function parseDevice(spec: string): DeviceMapping {
+  const parts = spec.split(':');
+  const perms = parts.length > 1 && /^[rwm]{1,3}$/.test(parts.at(-1)!) ? parts.pop() : undefined;
+  const [hostPath, containerPath] = parts;
+  if (parts.length > 2 || !hostPath?.startsWith('/') || (containerPath !== undefined && !containerPath.startsWith('/')) || (perms && new Set(perms).size !== perms.length)) {
+    throw usage(`--device needs HOST[:CONTAINER][:PERMS] with absolute paths and PERMS of r, w, m, like /dev/ttyUSB0 or /dev/ttyUSB0:/dev/modem:rw, not ${JSON.stringify(spec)}`);
+  }
+  return { hostPath, ...(containerPath ? { containerPath } : {}), ...(perms ? { permissions: perms } : {}) };
+}
+
+const NETWORK_NAME = new RegExp(NETWORK_NAME_PATTERN);
+
+/** `--network host` or a Docker network's name; another container's namespace is not something a deploy can ask for. */
+export function parseNetwork(net: string): string {
+  if (net.startsWith('container:')) throw usage(`--network ${net}: sharing another container's network is not supported; give host or a network's name`);
+  if (!NETWORK_NAME.test(net)) throw usage(`--network needs host or a Docker network's name (letters, digits, '_', '.', '-'), not ${JSON.stringify(net)}`);
+  return net;
+}
+
 const RECOMMEND_FLAGS = {
   cpu: { type: 'string' }, memory: { type: 'string' }, disk: { type: 'string' }, platform: { type: 'string' },
   constraint: { type: 'string', multiple: true }, port: { type: 'string', multiple: true }, strategy: { type: 'string' },
@@ -210,6 +255,8 @@ const DEPLOY_FLAGS = {
   constraint: { type: 'string', multiple: true }, strategy: { type: 'string' }, 'spread-by': { type: 'string' }, force: { type: 'boolean' },
   replace: { type: 'boolean' }, 'restart-container': { type: 'string' }, 'stop-container': { type: 'string' },
   'remove-container': { type: 'string' }, unit: { type: 'string' }, action: { type: 'string' },
+  privileged: { type: 'boolean' }, network: { type: 'string' }, pid: { type: 'string' },
+  device: { type: 'string', multiple: true }, 'cap-add': { type: 'string', multiple: true },
   id: { type: 'string' }, 'queue-timeout': { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' },
   hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
@@ -221,6 +268,8 @@ export function deployActionFromFlags(v: DeployValues, command: string[], env: R
   const containerOps = (['restart-container', 'stop-container', 'remove-container'] as const).filter((k) => v[k] !== undefined);
   const modes = containerOps.length + (v.unit !== undefined ? 1 : 0) + (v.image !== undefined ? 1 : 0);
   if (modes !== 1) throw usage('give exactly one of --image (run or --replace a container), --restart-container, --stop-container, --remove-container or --unit');
+  const powers = (['privileged', 'network', 'pid', 'device', 'cap-add'] as const).filter((k) => v[k] !== undefined);
+  if (v.image === undefined && powers.length) throw usage(`${powers.map((k) => `--${k}`).join(', ')} apply to a container started with --image only`);
   if (containerOps.length === 1) {
     const op = containerOps[0]!;
     return { kind: 'container', action: op.replace('-container', '') as 'restart' | 'stop' | 'remove', name: v[op]! };
@@ -242,6 +291,10 @@ export function deployActionFromFlags(v: DeployValues, command: string[], env: R
     memoryBytes = parseBytes(v.memory);
     if (memoryBytes === undefined || memoryBytes < 4 * 1024 * 1024) throw usage(`--memory needs a size of at least 4M like 256M or 1G, not ${JSON.stringify(v.memory)}`);
   }
+  if (v.pid !== undefined && v.pid !== 'host') throw usage(`--pid takes host only (the node's PID namespace), not ${JSON.stringify(v.pid)}`);
+  const network = v.network === undefined ? undefined : parseNetwork(v.network);
+  const devices = v.device?.map(parseDevice);
+  const capAdd = v['cap-add'] && [...new Set(v['cap-add'].map(parseCapability))];
   const container: ContainerSpec = {
     image: v.image!, name: v.name,
     env: parsePairs('-e', v.env, (k) => env[k]),
@@ -253,6 +306,11 @@ export function deployActionFromFlags(v: DeployValues, command: string[], env: R
     ...(cpus !== undefined ? { cpus } : {}),
     ...(memoryBytes !== undefined ? { memoryBytes: Math.round(memoryBytes) } : {}),
     ...(v.platform ? { platform: v.platform } : {}),
+    ...(v.privileged ? { privileged: true } : {}),
+    ...(network ? { network } : {}),
+    ...(v.pid ? { pid: 'host' as const } : {}),
+    ...(devices ? { devices } : {}),
+    ...(capAdd ? { capAdd } : {}),
   };
   return { kind: v.replace ? 'replace' : 'run', container };
 }

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { deployActionFromFlags, parsePairs, parsePublish, parseVolume } from '../../cli/commands/deploy.ts';
+import { deployActionFromFlags, parseCapability, parseDevice, parsePairs, parsePublish, parseVolume } from '../../cli/commands/deploy.ts';
 import { main } from '../../cli/muster.ts';
 import { CliError } from '../../cli/config.ts';
 
@@ -55,6 +55,33 @@ test('the flags make exactly one action', () => {
   throwsUsage(() => deployActionFromFlags({ image: 'nginx', name: 'w', cpu: 'lots' }, [], {}), /--cpu needs cores/);
 });
 
+test('--privileged, --network, --pid, --device and --cap-add ask for powers explicitly; bad values are usage errors', () => {
+  const run = (v: Record<string, unknown>) => {
+    const a = deployActionFromFlags({ image: 'img', name: 'w', ...v }, [], {});
+    if (a.kind !== 'run') throw new Error(a.kind);
+    return a.container;
+  };
+  const c = run({ privileged: true, network: 'host', pid: 'host', device: ['/dev/ttyUSB0', '/dev/sda:/dev/xvda:rw'], 'cap-add': ['net_admin', 'CAP_SYS_TIME', 'NET_ADMIN'] });
+  assert.is(c.privileged, true);
+  assert.is(c.network, 'host');
+  assert.is(c.pid, 'host');
+  assert.equal(c.devices, [{ hostPath: '/dev/ttyUSB0' }, { hostPath: '/dev/sda', containerPath: '/dev/xvda', permissions: 'rw' }]);
+  assert.equal(c.capAdd, ['NET_ADMIN', 'SYS_TIME'], 'as docker takes them: any case, CAP_ or not, once each');
+  assert.is(run({ network: 'backend_net' }).network, 'backend_net');
+  const plain = run({});
+  for (const k of ['privileged', 'network', 'pid', 'devices', 'capAdd']) assert.not.ok(k in plain, `${k} only when asked for`);
+  assert.equal(parseDevice('/dev/ttyACM0:r'), { hostPath: '/dev/ttyACM0', permissions: 'r' });
+
+  throwsUsage(() => run({ pid: 'container:db' }), /--pid takes host only/);
+  throwsUsage(() => run({ network: 'container:db' }), /--network container:db: sharing another container's network is not supported/);
+  throwsUsage(() => run({ network: 'my net' }), /--network needs host or a Docker network's name/);
+  throwsUsage(() => run({ 'cap-add': ['NET_ADMINS'] }), /--cap-add needs a Linux capability/);
+  for (const bad of ['ttyUSB0', '/dev/a:dev/b', '/dev/a:/dev/b:rx', '/dev/a:/dev/b:rr', '/dev/a:/b:/c:rw']) throwsUsage(() => parseDevice(bad), /--device needs HOST\[:CONTAINER\]\[:PERMS\]/);
+  assert.is(parseCapability('all'), 'ALL');
+  throwsUsage(() => deployActionFromFlags({ unit: 'nginx', action: 'restart', privileged: true }, [], {}), /--privileged apply to a container started with --image only/);
+  throwsUsage(() => deployActionFromFlags({ 'stop-container': 'web', network: 'host', 'cap-add': ['NET_ADMIN'] }, [], {}), /--network, --cap-add apply/);
+});
+
 test('recommend, deploy and jobs have help, and bad flags exit 2 before anything is sent', async () => {
   for (const cmd of ['recommend', 'deploy', 'jobs']) {
     let out = '';
@@ -68,6 +95,9 @@ test('recommend, deploy and jobs have help, and bad flags exit 2 before anything
   assert.is(await main(['recommend', '--memory', 'lots'], io), 2);
   assert.is(await main(['deploy', '--node', 'n1', '--constraint', 'a=b', '--image', 'x', '--name', 'y'], io), 2);
   assert.match(err, /apply to --node auto only/);
+  for (const bad of [['--pid', 'container:x'], ['--network', 'a:b'], ['--device', 'tty0'], ['--cap-add', 'ROOT']]) {
+    assert.is(await main(['deploy', '--node', 'n1', '--image', 'x', '--name', 'y', ...bad], io), 2, bad.join(' '));
+  }
 });
 
 test.run();
