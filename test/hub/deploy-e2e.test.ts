@@ -4,7 +4,10 @@
  * `muster recommend` ranks the nodes, `muster deploy --node auto` runs a
  * busybox httpd that answers HTTP on its published port, shows in `muster
  * where` and in DNS; a replace keeps it answering; a missing image fails with
- * Docker's reason; the node with deploys off refuses and runs nothing.
+ * Docker's reason; the node with deploys off refuses and runs nothing. The
+ * attack `-v /:/host` with a chroot into it, and privileges, are refused by
+ * an agent that does not allow them; a third agent that allows them runs
+ * them as asked.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +18,9 @@ import {
 } from '../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
 import { dig, digReady } from '../helpers/dns.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { missingComponent, tempDir } from '../helpers/processes.ts';
 
 const execFileP = promisify(execFile);
 const PREFIX = 'muster-t-deploy-';
@@ -22,6 +28,8 @@ const PREFIX = 'muster-t-deploy-';
 let hub: HubProc | undefined;
 const agents: AgentProc[] = [];
 let ready = false;
+/** The host directory deploy-c lets deploys bind-mount (--allow-bind). */
+const bindRoot = join(tempDir('deploy-binds'), 'srv', 'x');
 
 async function muster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -65,7 +73,13 @@ test.before(async () => {
   const token = await joinToken(hub);
   agents.push(startAgentProcess({ hub: hub.url, join: token, name: 'deploy-a', args: ['--label', 'group=compute'] }));
   agents.push(startAgentProcess({ hub: hub.url, join: token, name: 'deploy-b', args: ['--label', 'group=storage', '--no-deploy'] }));
-  for (const name of ['deploy-a', 'deploy-b']) {
+  mkdirSync(join(bindRoot, 'data'), { recursive: true });
+  writeFileSync(join(bindRoot, 'data', 'hello.txt'), 'from deploy-c\n');
+  agents.push(startAgentProcess({
+    hub: hub.url, join: token, name: 'deploy-c',
+    args: ['--label', 'group=trusted', '--allow-privileged', '--allow-host-namespaces', '--allow-bind', bindRoot],
+  }));
+  for (const name of ['deploy-a', 'deploy-b', 'deploy-c']) {
     await waitFor(`${name} to report samples and workloads`, async () => {
       const n = await api(hub!.url, hub!.adminToken, `/api/v1/nodes/${name}`);
       const p = await api(hub!.url, hub!.adminToken, `/api/v1/nodes/${name}/processes`);
@@ -177,6 +191,54 @@ test('a node whose agent runs with --no-deploy refuses, and nothing runs', async
   assert.match(r.stdout, /^failed: refused by deploy-b: .*--no-deploy/m);
   const none = await docker('ps', '-a', '--filter', `name=^${name}`, '--format', '{{.Names}}');
   assert.is(none, '');
+});
+
+test('the attack: -v /:/host with a chroot into it is refused by the agent, and nothing is created; so are privileges it does not allow', async () => {
+  if (!ready) return;
+  const name = `${PREFIX}pwn-${process.pid}`;
+  const r = await muster('deploy', '--node', 'deploy-a', '--image', TEST_IMAGE, '--name', name, '-l', TEST_LABEL,
+    '-v', '/:/host', '--', 'busybox', 'chroot', '/host', '/bin/sh', '-c', 'id > /tmp/muster-pwned; sleep 60');
+  assert.is(r.code, 1, r.stdout);
+  assert.match(r.stdout, /^failed: refused by deploy-a: bind mount of host path \/ .*--allow-bind/m);
+  const powers = await muster('deploy', '--node', 'deploy-a', '--image', TEST_IMAGE, '--name', name, '-l', TEST_LABEL,
+    '--privileged', '--network', 'host', '--pid', 'host', '--device', '/dev/zero', '--cap-add', 'SYS_ADMIN', '--', 'sleep', '60');
+  assert.is(powers.code, 1, powers.stdout);
+  assert.match(powers.stdout, /^failed: refused by deploy-a: .*--allow-privileged.*--allow-host-namespaces/m);
+  assert.is(await docker('ps', '-a', '--filter', `name=^${name}`, '--format', '{{.Names}}'), '', 'docker ps -a: nothing was created');
+});
+
+test('an agent started with --allow-privileged, --allow-host-namespaces and --allow-bind runs what the CLI asked for, and still refuses a bind that escapes', async () => {
+  if (!ready) return;
+  const name = `${PREFIX}powers-${process.pid}`;
+  const escape = await muster('deploy', '--node', 'deploy-c', '--image', TEST_IMAGE, '--name', name, '-l', TEST_LABEL,
+    '-v', `${bindRoot}/${'../'.repeat(bindRoot.split('/').length - 1)}etc:/host-etc`, '--', 'sleep', '60');
+  assert.is(escape.code, 1, escape.stdout);
+  assert.match(escape.stdout, /^failed: refused by deploy-c: bind mount of host path .*--allow-bind/m);
+  assert.is(await docker('ps', '-a', '--filter', `name=^${name}`, '--format', '{{.Names}}'), '');
+
+  const r = await muster('deploy', '--node', 'deploy-c', '--image', TEST_IMAGE, '--name', name, '-l', TEST_LABEL, '--restart', 'no',
+    '--network', 'host', '--pid', 'host', '--device', '/dev/zero:/dev/muster-zero', '--cap-add', 'net_admin',
+    '-v', `${bindRoot}/data:/data:ro`, '--', 'sleep', '60');
+  assert.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const host = JSON.parse(await docker('inspect', '--format', '{{json .HostConfig}}', name));
+  assert.is(host.NetworkMode, 'host');
+  assert.is(host.PidMode, 'host');
+  assert.equal(host.CapAdd, ['NET_ADMIN']);
+  assert.equal(host.Devices, [{ PathOnHost: '/dev/zero', PathInContainer: '/dev/muster-zero', CgroupPermissions: 'rwm' }]);
+  assert.is(await docker('exec', name, 'cat', '/data/hello.txt'), 'from deploy-c');
+  await docker('rm', '-f', name);
+
+  // Privileged, where this machine's Docker can start a privileged container at all (not inside a capability-limited sandbox).
+  const dockerSays = await docker('run', '--rm', '--privileged', '--name', `${PREFIX}probe-${process.pid}`, '--label', TEST_LABEL, TEST_IMAGE, 'sh', '-c', 'exit 0')
+    .then(() => undefined, (e: Error) => e.message);
+  const priv = await muster('deploy', '--node', 'deploy-c', '--image', TEST_IMAGE, '--name', name, '-l', TEST_LABEL, '--restart', 'no', '--privileged', '--', 'sleep', '60');
+  if (dockerSays) {
+    missingComponent('privileged containers', `docker run --privileged fails on this machine: ${dockerSays.split('\n')[0]}`);
+    assert.match(priv.stdout, /^failed: .*(unable to apply caps|operation not permitted)/m, 'the agent asked Docker for it');
+  } else {
+    assert.is(priv.code, 0, `${priv.stdout}\n${priv.stderr}`);
+    assert.is(await docker('inspect', '--format', '{{.HostConfig.Privileged}}', name), 'true');
+  }
 });
 
 test('bad deploy requests are refused with every problem named', async () => {
