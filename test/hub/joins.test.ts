@@ -9,11 +9,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_PATH, CloseCode, PROTOCOL_VERSION, type AgentMessage } from '../../protocol/index.ts';
-import { api, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
+import { CloseCode, PROTOCOL_VERSION, type AgentMessage } from '../../protocol/index.ts';
+import { agentSocket, api, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc } from '../helpers/processes.ts';
 
 let hub: HubProc;
 let token: string;
@@ -22,16 +22,10 @@ const agents: AgentProc[] = [];
 interface TokenView { id: string; role: string; node: string | null; expiresAt: string | null; revokedAt: string | null; usesLeft: number | null; replace: string | null }
 interface Outcome { welcomed: boolean; code: number; reason: string; errors: string[]; ws: WebSocket; closed: Promise<{ code: number; reason: string }> }
 
-/** A raw link to the agent endpoint, over wss with the hub's CA when it serves TLS. */
-function socketTo(h: HubProc): WebSocket {
-  const caFile = (h as { caFile?: string }).caFile;
-  return new WebSocket(h.url.replace(/^http/, 'ws') + AGENT_PATH, caFile ? { ca: readFileSync(caFile) } : {});
-}
-
 /** Says hello over a raw link; resolves once welcomed (link left open) or closed by the hub. */
 function hello(name: string, machineId: string, auth: { kind: 'join' | 'credential'; token: string }): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const ws = socketTo(hub);
+    const ws = agentSocket(hub.url);
     const errors: string[] = [];
     let done = false;
     const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
