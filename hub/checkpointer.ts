@@ -78,9 +78,13 @@ export function startCheckpointer(deps: { db: Database.Database; path: string; l
   return {
     stats: () => ({ ...stats }),
     async close() {
+      // Held while it closes: with the worker unref'd and nothing else left, the process would exit mid-await.
+      worker.ref();
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage('close');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 2_000); })]);
+      clearTimeout(timer);
       await worker.terminate().catch(() => undefined);
     },
   };

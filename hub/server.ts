@@ -61,6 +61,8 @@ export interface ServerDeps {
   silences: SilenceStore;
   /** The storage's health, for /healthz; absent, reported healthy. */
   storage?: { health(): StorageHealth };
+  /** /metrics and service discovery without a token (`--metrics-public`). */
+  metricsPublic?: boolean;
   /** HTTPS and WSS (the hub's default); absent, plain HTTP (`--no-tls`). `caPem` is served at /cacerts. */
   tls?: { key: Buffer; cert: Buffer; caPem?: string };
 }
@@ -119,7 +121,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.type('text/javascript; charset=utf-8').send(createReadStream(deps.agentBundle));
   });
 
-  registerMetricsRoute(app, deps.metrics);
+  /**
+   * /metrics and Prometheus service discovery: a metrics or admin token, unless
+   * the hub was started with --metrics-public. A render of every node is work
+   * on the hub's only thread, and what runs where is worth keeping to oneself.
+   */
+  const requireMetrics = async (req: FastifyRequest) => {
+    if (deps.metricsPublic) return;
+    const header = req.headers.authorization;
+    if (!header) throw unauthorized('missing bearer token: /metrics needs a metrics token (muster token create --role metrics), or start the hub with --metrics-public');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    const record = m ? tokens.verify(m[1]!) : undefined;
+    if (!record) throw unauthorized('bearer token unknown, expired or revoked');
+    if (record.role !== 'metrics' && record.role !== 'admin') throw forbidden(`a token of role '${record.role}' cannot scrape; use a metrics token (muster token create --role metrics)`);
+  };
+  await app.register(async (scrape) => {
+    scrape.addHook('onRequest', requireMetrics);
+    registerMetricsRoute(scrape, deps.metrics);
+    registerPrometheusSd(scrape, { store, inventory: deps.inventory }, '/api/v1/sd/prometheus');
+  });
 
   // The CA agents pin (k3s serves its own the same way): public, and worthless without the pin to check it against.
   app.get('/cacerts', async (_req, reply) => {
@@ -235,7 +255,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       };
     });
 
-    registerPrometheusSd(api, { store, inventory: deps.inventory });
     registerNodeAdminRoutes(api, { membership: deps.membership });
     registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
     registerAlertRoutes(api, { alerts: deps.alerts, silences: deps.silences, now: deps.now });

@@ -29,6 +29,9 @@ Options:
   --tls-key FILE      of the hub's own CA; loaded again when the files change
   --no-tls            plain HTTP: tokens and secrets cross the network in
                       clear (a warning at every start)
+  --metrics-public    serve /metrics and Prometheus service discovery without
+                      a token (by default they need one of role metrics:
+                      muster token create --role metrics)
 ${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alerts by email").
                       Without it the built-in rules run and show in 'muster alerts',
                       and nothing is mailed. The SMTP password comes from
@@ -72,6 +75,7 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, alerts: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     'node-bytes-per-minute': { type: 'string' }, 'node-rows-per-minute': { type: 'string' },
     'tls-san': { type: 'string', multiple: true }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'no-tls': { type: 'boolean' },
+    'metrics-public': { type: 'boolean' },
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
@@ -99,7 +103,7 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     writeBudget.rowsPerMinute = r;
   }
   const tls = tlsFlags(values);
-  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, ...(alerts ? { alerts } : {}) });
+  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, metricsPublic: values['metrics-public'] === true, ...(alerts ? { alerts } : {}) });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
   if (hub.caHash) io.out(`TLS: agents pin the hub with --ca-hash ${hub.caHash}${hub.caFile ? ` (CA certificate ${hub.caFile})` : ''}\n`);
   else io.out('TLS is OFF (--no-tls): tokens and secrets cross the network in clear\n');

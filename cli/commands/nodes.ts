@@ -61,7 +61,7 @@ async function changeNode(api: ApiClient, sub: 'replace' | 'remove', name: strin
 
 export async function nodesCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     yes: { type: 'boolean', short: 'y' }, window: { type: 'string' },
   }, true);
   if (values.help) { io.out(NODES_USAGE); return 0; }

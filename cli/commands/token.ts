@@ -37,7 +37,7 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(rest, {
     role: { type: 'string' }, ttl: { type: 'string' }, label: { type: 'string' }, json: { type: 'boolean' },
     uses: { type: 'string' }, replace: { type: 'string' },
-    hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, true);
   if (values.help) { io.out(TOKEN_USAGE); return 0; }
   const api = createApiClient(resolveClient(values, io.env));

@@ -62,6 +62,9 @@ export interface HubMetrics {
   close(): void;
 }
 
+/** Work between two turns of the event loop while a scrape is assembled. */
+const SCRAPE_SLICE_MS = 5;
+
 /** A node's rendered series and what they were rendered from. */
 interface NodeText {
   key: string;
@@ -217,7 +220,13 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       }
       w.add('muster_nodes', 'gauge', 'Nodes the hub knows, by state.', { state: 'online' }, online);
       w.add('muster_nodes', 'gauge', 'Nodes the hub knows, by state.', { state: 'offline' }, nodes.length - online);
+      // A scrape of a large fleet must not hold the event loop for long: agents' acks wait behind it.
+      let sliceStart = performance.now();
       for (const n of exported) {
+        if (performance.now() - sliceStart > SCRAPE_SLICE_MS) {
+          await new Promise<void>((r) => setImmediate(r));
+          sliceStart = performance.now();
+        }
         const instance = n.name;
         w.add('muster_node_up', 'gauge', 'Whether the node\'s agent is connected (1) or not (0).', { instance }, n.online ? 1 : 0);
         w.add('muster_node_last_seen_timestamp_seconds', 'gauge', 'When the hub last heard from the node.', { instance }, Math.floor(n.lastSeen / 1000));

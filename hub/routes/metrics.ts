@@ -1,7 +1,7 @@
 /**
- * GET /metrics: the Prometheus exposition of the hub and every node (no
- * token: scrape it like node_exporter). GET /metrics/hub: the hub's own
- * series only, for watching the hub itself at little cost.
+ * GET /metrics: the Prometheus exposition of the hub and every node. GET
+ * /metrics/hub: the hub's own series only, for watching the hub itself at
+ * little cost. Who may scrape is decided where they are registered.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';

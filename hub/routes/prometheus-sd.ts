@@ -65,7 +65,7 @@ export function buildSdTargets(nodes: NodeRecord[], inventory: Pick<Inventory, '
   return groups.sort((a, b) => a.labels['instance']!.localeCompare(b.labels['instance']!));
 }
 
-/** Registers GET /sd/prometheus on an /api/v1 scope. */
-export function registerPrometheusSd(api: FastifyInstance, deps: PrometheusSdDeps): void {
-  api.get('/sd/prometheus', async () => buildSdTargets(deps.store.listNodes(), deps.inventory));
+/** Registers GET `path` (the hub uses /api/v1/sd/prometheus, guarded like /metrics). */
+export function registerPrometheusSd(app: FastifyInstance, deps: PrometheusSdDeps, path = '/sd/prometheus'): void {
+  app.get(path, async () => buildSdTargets(deps.store.listNodes(), deps.inventory));
 }

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  api, freePort, hubFetch, joinToken, missingComponent, ROOT, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
+  api, freePort, hubFetch, joinToken, missingComponent, ROOT, scrape, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
 
@@ -48,7 +48,10 @@ test.before(async () => {
     '-p', `127.0.0.1:${webPort}:8080`, TEST_IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www');
 
   const dir = tempDir('prometheus');
-  writeFileSync(join(dir, 'muster.token'), hub.adminToken);
+  // A token of role metrics, as the README has Prometheus use: it may scrape and discover, nothing else.
+  const metricsToken = await api<{ token: string }>(hub.url, hub.adminToken, '/api/v1/tokens', { method: 'POST', body: { role: 'metrics' } });
+  assert.is(metricsToken.status, 201, JSON.stringify(metricsToken.body));
+  writeFileSync(join(dir, 'muster.token'), metricsToken.body.token);
   const hubHostPort = hub.url.replace(/^https?:\/\//, '');
   // As the README tells people to: https, verified against the hub's own CA (tls_config.ca_file).
   writeFileSync(join(dir, 'prometheus.yml'), [
@@ -58,6 +61,7 @@ test.before(async () => {
     '    honor_labels: true',
     '    scheme: https',
     `    tls_config: { ca_file: ${hub.caFile} }`,
+    `    authorization: { type: Bearer, credentials_file: ${join(dir, 'muster.token')} }`,
     `    static_configs: [ { targets: ['${hubHostPort}'] } ]`,
     '  - job_name: muster-services',
     '    http_sd_configs:',
@@ -140,7 +144,7 @@ test('the Logs dashboard queries Loki by instance and service', () => {
 
 test('promtool check metrics accepts /metrics, but for the camelCase names node_exporter itself uses', async () => {
   if (!ready) return;
-  const body = await (await hubFetch(`${hub!.url}/metrics`)).text();
+  const body = await scrape(hub!);
   const problems = await promtool(body);
   const camel = /^(node_memory_\w+) metric names should be written in 'snake_case' not 'camelCase'$/;
   const others = problems.filter((l) => !camel.test(l));

@@ -170,6 +170,13 @@ export async function api<T = any>(hub: string, token: string, path: string, ini
   return { status: res.status, body: (await res.json()) as T };
 }
 
+/** The hub's /metrics as Prometheus gets it (with the admin token, which may scrape). */
+export async function scrape(hub: { url: string; adminToken: string }): Promise<string> {
+  const res = await hubFetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
+  if (!res.ok) throw new Error(`GET /metrics answered ${res.status}: ${await res.text()}`);
+  return res.text();
+}
+
 /** Creates a join token of role agent through the API. */
 export async function joinToken(hub: HubProc): Promise<string> {
   const r = await api<{ token: string }>(hub.url, hub.adminToken, '/api/v1/tokens', { method: 'POST', body: { role: 'agent' } });

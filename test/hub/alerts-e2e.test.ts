@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.ts';
 import {
-  CLI, hubFetch, joinToken, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
+  CLI, joinToken, scrape, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
 
 const execFileP = promisify(execFile);
@@ -36,7 +36,7 @@ rules:
   hub = await startHubProcess({ args: ['--alerts', file] });
   delete process.env.MUSTER_SMTP_PASSWORD;
   agent = startAgentProcess({ hub: hub.url, join: await joinToken(hub), name: 'alert-node' });
-  await waitFor('the agent online', async () => /muster_node_up\{instance="alert-node"\} 1/.test(await (await hubFetch(`${hub!.url}/metrics`)).text()), 20_000);
+  await waitFor('the agent online', async () => /muster_node_up\{instance="alert-node"\} 1/.test(await scrape(hub!)), 20_000);
 });
 
 test.after(async () => {
@@ -47,7 +47,7 @@ test.after(async () => {
 
 async function alerts(): Promise<{ code: number; out: string }> {
   try {
-    const { stdout } = await execFileP(process.execPath, [CLI, 'alerts', '--hub', hub!.url, '--token', hub!.adminToken], { timeout: 20_000 });
+    const { stdout } = await execFileP(process.execPath, [CLI, 'alerts', '--hub', hub!.url, '--token', hub!.adminToken, '--ca-file', hub!.caFile!], { timeout: 20_000 });
     return { code: 0, out: stdout };
   } catch (err) {
     const e = err as { code: number; stdout: string };
@@ -64,7 +64,7 @@ test('an agent that stops: one offline email, shown by muster alerts and /metric
   const a = await alerts();
   assert.is(a.code, 1, 'exit 1 while something fires');
   assert.match(a.out, /FIRING\s+critical\s+node_offline\s+alert-node/);
-  assert.match(await (await hubFetch(`${hub!.url}/metrics`)).text(), /muster_alerts_firing\{rule="node_offline"\} 1/);
+  assert.match(await scrape(hub!), /muster_alerts_firing\{rule="node_offline"\} 1/);
   await new Promise((r) => setTimeout(r, 3_000));
   assert.is(received.length, 1, 'one email, not one per evaluation');
 
@@ -79,7 +79,7 @@ test('an agent that stops: one offline email, shown by muster alerts and /metric
 async function muster(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const [cmd, ...rest] = args;
   try {
-    const { stdout, stderr } = await execFileP(process.execPath, [CLI, cmd!, '--hub', hub!.url, '--token', hub!.adminToken, ...rest], { timeout: 20_000 });
+    const { stdout, stderr } = await execFileP(process.execPath, [CLI, cmd!, '--hub', hub!.url, '--token', hub!.adminToken, '--ca-file', hub!.caFile!, ...rest], { timeout: 20_000 });
     return { code: 0, out: stdout, err: stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -14,7 +14,7 @@ import {
   type AgentMessage, type HostFacts, type SampleData, type WorkloadsMessage,
 } from '../../protocol/index.ts';
 import {
-  agentSocket, api, hubFetch, joinToken, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc,
+  agentSocket, api, joinToken, scrape, startAgentProcess, startHubProcess, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
 
 let hub: HubProc;
@@ -119,9 +119,7 @@ test('a node at the edge of every bound leaves every route answering correctly f
   const placement = await api(hub.url, hub.adminToken, '/api/v1/placements', { method: 'POST', body: { service: 'new', cpu: '0.1', memory: '16M' } });
   assert.is(placement.status, 200, `placements answer: ${JSON.stringify(placement.body).slice(0, 300)}`);
 
-  const metrics = await hubFetch(hub.url + '/metrics');
-  assert.is(metrics.status, 200);
-  const text = await metrics.text();
+  const text = await scrape(hub);
   assert.match(text, /node_load1\{instance="good"\} \d/, 'the good node is on /metrics');
   assert.not.match(text, /\b(NaN|Infinity)\b/, 'no NaN or Inf from the extreme node');
 

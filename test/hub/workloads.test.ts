@@ -24,7 +24,7 @@ let ready = false;
 
 async function muster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP(process.execPath, [CLI, ...args, '--hub', hub!.url, '--token', hub!.adminToken], { timeout: 20_000 });
+    const { stdout, stderr } = await execFileP(process.execPath, [CLI, ...args, '--hub', hub!.url, '--token', hub!.adminToken, '--ca-file', hub!.caFile!], { timeout: 20_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
