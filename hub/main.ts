@@ -162,7 +162,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const events = { listEvents: (q: Parameters<typeof workloadStore.listEvents>[0]) => { commits.flush(); return workloadStore.listEvents(q); } };
   // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
   membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
-  const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
+  const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, caHash: tls.caHash, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
   gateway.start();
   deploys.start();

@@ -64,7 +64,7 @@ export interface ServerDeps {
   /** /metrics and service discovery without a token (`--metrics-public`). */
   metricsPublic?: boolean;
   /** HTTPS and WSS (the hub's default); absent, plain HTTP (`--no-tls`). `caPem` is served at /cacerts. */
-  tls?: { key: Buffer; cert: Buffer; caPem?: string };
+  tls?: { key: Buffer; cert: Buffer; caPem?: string; caHash?: string };
 }
 
 const WEEK_MS = 7 * 86_400_000;
@@ -252,6 +252,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return {
         token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
         usesLeft: record.maxUses, replace: record.replaceNode,
+        // What an agent pins the hub by: every join command carries it.
+        caHash: deps.tls?.caHash ?? null,
       };
     });
 

@@ -40,13 +40,14 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
     hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, true);
   if (values.help) { io.out(TOKEN_USAGE); return 0; }
-  const api = createApiClient(resolveClient(values, io.env));
+  const client = resolveClient(values, io.env);
+  const api = createApiClient(client);
   switch (sub) {
     case 'create': {
       const uses = values.uses === undefined ? undefined : Number(values.uses);
       if (uses !== undefined && (!Number.isInteger(uses) || uses < 1)) throw new CliError('MUSTER_ERR_USAGE', `--uses needs a whole number of at least 1, not ${JSON.stringify(values.uses)}`, 2);
       const role = values.role ?? 'agent';
-      const res = await api.post<{ token: string; id: string; role: string; expiresAt: string | null; usesLeft?: number | null; replace?: string | null }>('/api/v1/tokens', {
+      const res = await api.post<{ token: string; id: string; role: string; expiresAt: string | null; usesLeft?: number | null; replace?: string | null; caHash?: string | null }>('/api/v1/tokens', {
         role, ...(values.ttl !== undefined ? { ttl: values.ttl } : {}), ...(values.label ? { label: values.label } : {}),
         ...(uses !== undefined ? { uses } : {}), ...(values.replace !== undefined ? { replace: values.replace } : {}),
       });
@@ -54,6 +55,11 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       else io.out(`${res.token}\n`);
       const limits = [res.expiresAt ? `expires ${res.expiresAt}` : 'no expiry', ...(res.usesLeft ? [`${res.usesLeft} join${res.usesLeft === 1 ? '' : 's'}`] : []), ...(res.replace ? [`replaces node ${res.replace}`] : [])];
       if (!values.json) io.err(`token ${res.id} (role ${res.role}, ${limits.join(', ')})\n`);
+      if (!values.json && res.role === 'agent') {
+        // The pin goes with every join command: the agent refuses any hub whose CA does not match it.
+        io.err(`join a node (Node.js >= 18 there; the agent from ${client.hub}/dl/muster-agent.js):\n`
+          + `  node muster-agent.js --hub ${client.hub} --join ${res.token}${res.caHash ? ` --ca-hash ${res.caHash}` : ''}\n`);
+      }
       // Shown with --json too: the warning goes to stderr, the answer to stdout.
       if (res.role === 'agent' && res.expiresAt === null) {
         io.err('warning: this join token never expires: whoever gets hold of it can join nodes until you revoke it (muster token revoke ' + res.id + ')\n');
