@@ -21,6 +21,8 @@ import { createProcessReader } from './collectors/processes.ts';
 import { createListenerReader } from './collectors/listeners.ts';
 import { createUnitReader } from './collectors/systemd-units.ts';
 import { createWorkloadCollector } from './workloads.ts';
+import { CA_HASH_RE, resolveHubTrust } from './hub-trust.ts';
+import { existsSync } from 'node:fs';
 
 export const AGENT_USAGE = `Usage: muster agent --hub URL [--join TOKEN] [options]
 
@@ -30,7 +32,11 @@ to the hub. The first start needs a join token (muster token create --role
 agent); the agent then keeps a node credential in its state directory.
 
 Options:
-  --hub URL          hub address, e.g. http://hub.lan:7070   (env MUSTER_HUB)
+  --hub URL          hub address, e.g. https://hub.lan:7070  (env MUSTER_HUB)
+  --ca-hash PIN      sha256:HEX of the hub's CA certificate, from the join
+                     command; the agent refuses a hub whose CA does not match
+                     and keeps the CA in its state directory  (env MUSTER_CA_HASH)
+  --ca-file FILE     the hub's CA certificate (PEM) instead of --ca-hash
   --join TOKEN       join token of role agent                (env MUSTER_JOIN_TOKEN)
   --name NAME        node name (default: this host's name)
   --state DIR        state directory (default: /var/lib/muster-agent as root,
@@ -115,6 +121,9 @@ export interface AgentConfig {
   deploy: DeployPolicy;
   journalMaxBytes?: number;
   journalMaxAgeMs?: number;
+  /** The pin of the hub's CA (`--ca-hash`), or its certificate file (`--ca-file`). */
+  caHash?: string;
+  caFile?: string;
 }
 
 /** Turns flags and environment into a validated agent config, reporting every problem at once. */
@@ -130,6 +139,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'docker-socket': { type: 'string' }, 'no-deploy': { type: 'boolean' }, 'allow-image': { type: 'string', multiple: true },
         'allow-bind': { type: 'string', multiple: true }, 'allow-privileged': { type: 'boolean' },
         'allow-host-namespaces': { type: 'boolean' }, 'allow-unit': { type: 'string', multiple: true },
+        'ca-hash': { type: 'string' }, 'ca-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
       },
       strict: true,
@@ -190,6 +200,11 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   if (problems.length) throw new UsageError(problems.join('\n'));
   const stateDir = values.state ?? (process.getuid?.() === 0 ? '/var/lib/muster-agent' : join(homedir(), '.local/state/muster-agent'));
   const joinToken = values.join ?? env.MUSTER_JOIN_TOKEN;
+  const caHash = values['ca-hash'] ?? env.MUSTER_CA_HASH;
+  if (caHash !== undefined && !CA_HASH_RE.test(caHash)) problems.push(`--ca-hash must be sha256: and 64 hex digits (as the join command prints it), not ${JSON.stringify(caHash)}`);
+  const caFile = values['ca-file'];
+  if (caFile !== undefined && !existsSync(caFile)) problems.push(`--ca-file ${caFile} does not exist`);
+  if (problems.length) throw new UsageError(problems.join('\n'));
   return {
     hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, dockerSocket: dockerSocket ?? DEFAULT_DOCKER_SOCKET,
     deploy: {
@@ -202,6 +217,8 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     ...(joinToken ? { joinToken } : {}),
     ...(journalMaxBytes !== undefined ? { journalMaxBytes } : {}),
     ...(journalMaxAgeMs !== undefined ? { journalMaxAgeMs } : {}),
+    ...(caHash ? { caHash: caHash.toLowerCase() } : {}),
+    ...(caFile ? { caFile } : {}),
   };
 }
 
@@ -234,7 +251,9 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   const deploys = createDeployExecutor({
     docker, policy: config.deploy, journal: createDeployJournal(config.stateDir), now: Date.now, log, ...(ownUnit ? { ownUnit } : {}),
   });
-  const agent = createAgent({ collectors, workloads, state, log, deploys }, {
+  if (/^(http|ws):/.test(config.hub)) log.warn('the hub is plain http: this node\'s credential and what it reports cross the network in clear, and the hub cannot be verified');
+  const trust = () => resolveHubTrust({ hub: config.hub, stateDir: config.stateDir, ...(config.caHash ? { caHash: config.caHash } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
+  const agent = createAgent({ collectors, workloads, state, log, deploys, trust }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal,
     ...(config.journalMaxBytes !== undefined ? { journalMaxBytes: config.journalMaxBytes } : {}),
