@@ -3,19 +3,9 @@
 import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
-import { MUSTER_VERSION } from '../protocol/index.ts';
+import { MUSTER_VERSION } from '../protocol/version.ts';
 import { CliError } from './config.ts';
 import type { Io } from './io.ts';
-import { upCommand } from './commands/up.ts';
-import { hubCommand } from './commands/hub.ts';
-import { nodesCommand } from './commands/nodes.ts';
-import { tokenCommand } from './commands/token.ts';
-import { servicesCommand, whereCommand } from './commands/services.ts';
-import { psCommand } from './commands/ps.ts';
-import { eventsCommand } from './commands/events.ts';
-import { deployCommand, jobsCommand, recommendCommand } from './commands/deploy.ts';
-import { alertsCommand, silenceCommand } from './commands/alerts.ts';
-import { runAgentCommand } from '../agent/main.ts';
 import { ensureHubRuntime } from './runtime-flags.ts';
 
 const USAGE = `muster ${MUSTER_VERSION}: monitoring and service discovery for small fleets
@@ -43,21 +33,28 @@ through --hub/--token, MUSTER_HUB/MUSTER_TOKEN, or the config 'muster up' writes
 `;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
+/** Commands that run a hub in this process. */
+const HUB_COMMANDS = new Set(['hub', 'up']);
+/**
+ * Each command's module is loaded when it runs: `muster nodes` has no business
+ * loading the hub's HTTP server and database driver (the package's startup
+ * time is in bench/README.md).
+ */
 const COMMANDS: Record<string, Command> = {
-  up: upCommand,
-  hub: hubCommand,
-  nodes: nodesCommand,
-  token: tokenCommand,
-  services: servicesCommand,
-  where: whereCommand,
-  ps: psCommand,
-  events: eventsCommand,
-  recommend: recommendCommand,
-  deploy: deployCommand,
-  jobs: jobsCommand,
-  alerts: alertsCommand,
-  silence: silenceCommand,
-  agent: (argv, io) => runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
+  up: async (a, io) => (await import('./commands/up.ts')).upCommand(a, io),
+  hub: async (a, io) => (await import('./commands/hub.ts')).hubCommand(a, io),
+  nodes: async (a, io) => (await import('./commands/nodes.ts')).nodesCommand(a, io),
+  token: async (a, io) => (await import('./commands/token.ts')).tokenCommand(a, io),
+  services: async (a, io) => (await import('./commands/services.ts')).servicesCommand(a, io),
+  where: async (a, io) => (await import('./commands/services.ts')).whereCommand(a, io),
+  ps: async (a, io) => (await import('./commands/ps.ts')).psCommand(a, io),
+  events: async (a, io) => (await import('./commands/events.ts')).eventsCommand(a, io),
+  recommend: async (a, io) => (await import('./commands/deploy.ts')).recommendCommand(a, io),
+  deploy: async (a, io) => (await import('./commands/deploy.ts')).deployCommand(a, io),
+  jobs: async (a, io) => (await import('./commands/deploy.ts')).jobsCommand(a, io),
+  alerts: async (a, io) => (await import('./commands/alerts.ts')).alertsCommand(a, io),
+  silence: async (a, io) => (await import('./commands/alerts.ts')).silenceCommand(a, io),
+  agent: async (argv, io) => (await import('../agent/main.ts')).runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 
 /** Runs one CLI invocation; returns the exit code. */
@@ -67,6 +64,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if (cmd === '--version' || cmd === 'version') { io.out(`muster ${MUSTER_VERSION}\n`); return 0; }
   const run = COMMANDS[cmd];
   if (!run) { io.err(`muster: unknown command '${cmd}'\n\n${USAGE}`); return 2; }
+  // The hub's database driver (better-sqlite3 13) needs Node 22; on older ones it crashes instead of failing cleanly.
+  if (HUB_COMMANDS.has(cmd) && Number(process.versions.node.split('.')[0]) < 22 && !rest.some((a) => a === '--help' || a === '-h')) {
+    io.err(`muster ${cmd}: the hub needs Node.js 22 or newer; this is ${process.version}. Install a current Node.js (https://nodejs.org, or NodeSource's packages), or run the hub with the Node.js that came with this checkout: npm start.\n`);
+    return 1;
+  }
   try {
     return await run(rest, io);
   } catch (err) {

@@ -55,7 +55,9 @@ export function startCheckpointer(deps: { db: Database.Database; path: string; l
     deps.db.pragma(`wal_autocheckpoint = ${on ? AUTO_PAGES : 0}`);
     if (on) deps.log.warn({ walFrames: stats.walFrames }, 'the checkpoint worker fell behind; the main connection checkpoints too until the WAL is small again');
   };
-  const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { path: deps.path, everyMs } });
+  // From a checkout the worker is TypeScript beside this file; in the npm package, the compiled module beside the bundle.
+  const workerFile = import.meta.url.endsWith('.ts') ? './checkpoint-worker.ts' : './checkpoint-worker.mjs';
+  const worker = new Worker(new URL(workerFile, import.meta.url), { workerData: { path: deps.path, everyMs } });
   worker.unref();
   let failed = false;
   worker.on('message', (m: { type: 'checkpoint'; log: number; checkpointed: number } | { type: 'error'; code: string; message: string }) => {
