@@ -41,3 +41,5 @@ export const jobNotFound = define('MUSTER_ERR_JOB_NOT_FOUND', 404);
 export const noPlacement = define('MUSTER_ERR_NO_PLACEMENT', 409);
 /** No silence with that id. */
 export const silenceNotFound = define('MUSTER_ERR_SILENCE_NOT_FOUND', 404);
+/** The SMTP server does not offer STARTTLS, and credentials are configured: the hub will not send them in clear. */
+export const smtpTlsRequired = define('MUSTER_ERR_SMTP_TLS_REQUIRED', 502);

@@ -60,6 +60,7 @@ test('an agent that stops: one offline email, shown by muster alerts and /metric
   await agent!.stop();
   await waitFor('the offline email', () => received.length >= 1, 15_000, 200);
   assert.match(received[0]!.subject, /^\[muster\] FIRING: alert-node: node offline/);
+  assert.ok(received[0]!.secure, 'with a password configured, mail goes over STARTTLS');
   assert.match(received[0]!.text, /alert-node is offline/);
   const a = await alerts();
   assert.is(a.code, 1, 'exit 1 while something fires');

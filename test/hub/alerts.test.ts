@@ -55,7 +55,8 @@ function setup(smtpPort: number, yaml: Record<string, unknown> = {}, dir = tempD
   let t = start;
   const silenceStore = createSilenceStore(db);
   const config = parseAlertsConfig({
-    smtp: { url: `smtp://muster@127.0.0.1:${smtpPort}`, from: 'muster@lab.internal', to: ['ops@lab.internal'] },
+    // The test server's certificate is its own: encrypted, not verified.
+    smtp: { url: `smtp://muster@127.0.0.1:${smtpPort}?tls_verify=false`, from: 'muster@lab.internal', to: ['ops@lab.internal'] },
     group_wait: '30s', hub_url: 'http://hub.lab:7070', ...yaml,
   }, 'test.yaml', { MUSTER_SMTP_PASSWORD: 'secret' }, readSecretFile);
   const f = fleet();
@@ -305,6 +306,35 @@ test('SMTP with STARTTLS and a password: the upgrade happens and the password is
   const strict = parseAlertsConfig({ smtp: { url: `smtp://muster@127.0.0.1:${port}`, from: 'a@b.c', to: ['ops@b.c'] } }, 'x.yaml', { MUSTER_SMTP_PASSWORD: 's3cret' }, readSecretFile);
   await createSmtpMailer(strict.smtp!).send({ subject: 'test', text: 'x', html: 'x' }).then(() => assert.unreachable('a self-signed certificate passed'), (err: Error) => assert.match(err.message, /certificate/i));
   await new Promise<void>((res) => server.close(() => res()));
+});
+
+test('SMTP with a password and a server without STARTTLS: no AUTH is sent, the send fails with MUSTER_ERR_SMTP_TLS_REQUIRED', async () => {
+  const smtp = await startTestSmtp({ password: 's3cret', starttls: false });
+  const config = parseAlertsConfig({ smtp: { url: `smtp://muster@127.0.0.1:${smtp.port}?tls_verify=false`, from: 'a@b.c', to: ['ops@b.c'] } }, 'x.yaml', { MUSTER_SMTP_PASSWORD: 's3cret' }, readSecretFile);
+  const err = await createSmtpMailer(config.smtp!).send({ subject: 'test', text: 'x', html: 'x' }).then(() => undefined, (e: { code?: string }) => e);
+  assert.is(err?.code, 'MUSTER_ERR_SMTP_TLS_REQUIRED');
+  assert.equal(smtp.logins, [], 'the server saw no login attempt');
+  assert.is(smtp.received.length, 0);
+
+  // Through the alert engine: the alert is not mailed, the failure is counted (and logged), and it is retried later.
+  const { fleet: f, step, now, engine } = setup(smtp.port);
+  await step(10_000);
+  f.state.online = false;
+  f.state.lastSeen = now();
+  for (let i = 0; i < 4; i++) await step(60_000);
+  assert.ok(engine.sendFailures() >= 1);
+  assert.equal(smtp.logins, []);
+  assert.is(smtp.received.length, 0);
+  await smtp.close();
+});
+
+test('the test SMTP server offers STARTTLS with a fresh certificate: mail with a password goes over TLS', async () => {
+  const smtp = await startTestSmtp({ password: 'pw' });
+  const config = parseAlertsConfig({ smtp: { url: `smtp://muster@127.0.0.1:${smtp.port}?tls_verify=false`, from: 'a@b.c', to: ['ops@b.c'] } }, 'x.yaml', { MUSTER_SMTP_PASSWORD: 'pw' }, readSecretFile);
+  await createSmtpMailer(config.smtp!).send({ subject: 'tls', text: 'x', html: 'x' });
+  assert.equal(smtp.logins, ['muster']);
+  assert.ok(smtp.received[0]?.secure, 'the message came over an upgraded session');
+  await smtp.close();
 });
 
 test('service_down fires for a service with instances but none healthy, and names some of them', () => {
