@@ -7,7 +7,7 @@
  * restart); the agent runs each job id once and answers a repeat with the
  * result it recorded, so a job never runs twice.
  */
-import { describeAction, type DeployAction, type DeployProgress, type DeployRequest, type DeployResult } from '../protocol/index.ts';
+import { describeAction, redactCommandLine, type DeployAction, type DeployProgress, type DeployRequest, type DeployResult } from '../protocol/index.ts';
 import type { Logger } from './agent-gateway.ts';
 import { OPEN_STATES, type JobOutputLine, type JobRecord, type JobState, type JobStore } from './job-store.ts';
 
@@ -129,13 +129,15 @@ export function createDeployService(deps: DeployServiceDeps, opts: DeployService
       const job = openJobOf(nodeId, msg.id);
       if (!job) return;
       if (job.state !== 'running') jobs.update(job.id, 'running', now());
-      jobs.appendOutput(job.id, { ts: msg.ts, step: msg.step, message: msg.message });
+      // What an agent says goes to the API, the CLI and the hub's log: a command or URL it quotes is redacted first.
+      jobs.appendOutput(job.id, { ts: msg.ts, step: msg.step, message: redactCommandLine(msg.message) });
     },
     result(nodeId, msg) {
       const job = openJobOf(nodeId, msg.id);
       if (!job) return;
-      if (msg.outcome === 'succeeded') end(job, 'succeeded', msg.message, msg.containerId);
-      else end(job, 'failed', msg.outcome === 'refused' ? `refused by ${job.node}: ${msg.message}` : msg.message, msg.containerId);
+      const message = redactCommandLine(msg.message);
+      if (msg.outcome === 'succeeded') end(job, 'succeeded', message, msg.containerId);
+      else end(job, 'failed', msg.outcome === 'refused' ? `refused by ${job.node}: ${message}` : message, msg.containerId);
     },
     get: (id) => jobs.get(id),
     list: (limit) => jobs.list(limit),

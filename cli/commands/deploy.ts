@@ -9,13 +9,16 @@ import { CliError, resolveClient } from '../config.ts';
 import { parseFlags } from '../args.ts';
 import { bytes, table } from '../format.ts';
 import type { Io } from '../io.ts';
-import { describeAction, type ContainerSpec, type DeployAction, type PortMapping, type RestartPolicy, type VolumeMount } from '../../protocol/index.ts';
+import { describeAction, redactDeployAction, type ContainerSpec, type DeployAction, type PortMapping, type RestartPolicy, type VolumeMount } from '../../protocol/index.ts';
 import { NETWORK_NAME_PATTERN, type DeviceMapping } from '../../protocol/index.ts';
 import type { PlacementAnswer } from '../../hub/placement.ts';
 import type { jobView } from '../../hub/routes/deploys.ts';
 import { parseBytes, parseCpu } from '../../hub/placement.ts';
 
 type JobView = ReturnType<typeof jobView>;
+
+/** A job as JSON for people. The hub already shows env values as `<redacted>`; a 0.1.0 hub did not, so the CLI does it too. */
+const jobJson = (job: JobView) => JSON.stringify({ ...job, action: redactDeployAction(job.action) }, null, 2) + '\n';
 
 const CONNECTION = `  --hub URL      hub address (env MUSTER_HUB; default from 'muster up')
   --token TOKEN  admin token (env MUSTER_TOKEN)`;
@@ -374,11 +377,11 @@ export async function deployCommand(argv: string[], io: Io): Promise<number> {
   const job = res.job;
   if (!values.json) io.err(`job ${job.id}: ${job.node}${auto ? ' (chosen by placement)' : ''}${res.created ? '' : ' (already known: not sent again)'}\n`);
   if (values['no-wait']) {
-    io.out(values.json ? JSON.stringify(job, null, 2) + '\n' : `${job.id}\n`);
+    io.out(values.json ? jobJson(job) : `${job.id}\n`);
     return 0;
   }
   const final = await follow(api, job.id, io, values.json === true, job);
-  if (values.json) io.out(JSON.stringify(final, null, 2) + '\n');
+  if (values.json) io.out(jobJson(final));
   else io.out(`${final.state}: ${final.message ?? ''}\n`);
   return final.state === 'succeeded' ? 0 : 1;
 }
@@ -395,7 +398,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
     const id = positionals[1];
     if (!id || positionals.length > 2) throw usage('give one job id: muster jobs show ID');
     const job = await api.get<JobView>(`/api/v1/deploys/${encodeURIComponent(id)}`);
-    if (values.json) { io.out(JSON.stringify(job, null, 2) + '\n'); return 0; }
+    if (values.json) { io.out(jobJson(job)); return 0; }
     const lines = [
       `job ${job.id}: ${describeAction(job.action)} on ${job.node}`,
       `state     ${job.state}${job.message ? `: ${job.message}` : ''}`,
@@ -413,7 +416,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw usage('--limit needs a whole number from 1 to 1000');
   const res = await api.get<{ jobs: JobView[] }>(`/api/v1/deploys?limit=${limit}`);
-  if (values.json) { io.out(JSON.stringify(res, null, 2) + '\n'); return 0; }
+  if (values.json) { io.out(JSON.stringify({ ...res, jobs: res.jobs.map((j) => ({ ...j, action: redactDeployAction(j.action) })) }, null, 2) + '\n'); return 0; }
   if (res.jobs.length === 0) { io.out("No deploy jobs yet. Start one with 'muster deploy'.\n"); return 0; }
   io.out(table(['ID', 'NODE', 'WHAT', 'STATE', 'ASKED BY', 'CREATED'],
     res.jobs.map((j) => [j.id, j.node, describeAction(j.action), j.state, j.requestedBy, j.createdAt.replace('T', ' ').slice(0, 19)])));

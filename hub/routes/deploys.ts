@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { DeployAction, JOB_ID_PATTERN, type ContainerSpec } from '../../protocol/index.ts';
+import { DeployAction, JOB_ID_PATTERN, redactDeployAction, type ContainerSpec } from '../../protocol/index.ts';
 import type { Store } from '../store.ts';
 import type { DeployService } from '../deploys.ts';
 import type { JobOutputLine, JobRecord } from '../job-store.ts';
@@ -25,12 +25,15 @@ export interface DeployRoutesDeps {
 const checkAction = TypeCompiler.Compile(DeployAction);
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
 
-/** A job as the API shows it. */
+/**
+ * A job as the API shows it. Env values are write-only: the stored action
+ * keeps them for the agent, every view shows `<redacted>`.
+ */
 export function jobView(job: JobRecord, output?: JobOutputLine[]) {
   return {
     id: job.id, node: job.node, state: job.state, requestedBy: job.requestedBy,
     createdAt: new Date(job.createdAt).toISOString(), updatedAt: new Date(job.updatedAt).toISOString(),
-    deadline: new Date(job.deadline).toISOString(), action: job.action, message: job.message, containerId: job.containerId,
+    deadline: new Date(job.deadline).toISOString(), action: redactDeployAction(job.action), message: job.message, containerId: job.containerId,
     ...(job.placement ? { placement: job.placement } : {}),
     ...(output ? { output: output.map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), step: l.step, message: l.message })) } : {}),
   };

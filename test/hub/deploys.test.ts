@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createStore, openDatabase } from '../../hub/store.ts';
 import { createJobStore, MAX_OUTPUT_LINES } from '../../hub/job-store.ts';
 import { createDeployService } from '../../hub/deploys.ts';
+import { jobView } from '../../hub/routes/deploys.ts';
 import type { DeployAction, DeployRequest } from '../../protocol/index.ts';
 import { tempDir } from '../helpers/processes.ts';
 
@@ -48,6 +49,23 @@ test('a job to an online node is sent at once and follows the agent to succeeded
   // A late duplicate result changes nothing.
   svc.result(a.id, { type: 'deployResult', id: job.id, ts: 3, outcome: 'failed', message: 'late' });
   assert.is(svc.get(job.id)!.state, 'succeeded');
+});
+
+test('env values are write-only: the agent gets them, every view shows <redacted>; what the agent says is redacted too', () => {
+  const { svc, sent, online, a } = setup();
+  online.add(a.id);
+  const withEnv: DeployAction = { kind: 'run', container: { ...run.container, env: { SECRET: 'xyz', LOG_LEVEL: 'debug' }, command: ['app', '--password', 'hunter2'] } };
+  const { job } = svc.submit({ node: a, action: withEnv, requestedBy: 'admin' });
+  assert.equal(sent[0]!.msg.action, withEnv, 'the agent gets the action as given');
+  assert.equal(svc.get(job.id)!.action, withEnv, 'and it is stored for a resend');
+  const view = jobView(svc.get(job.id)!, svc.output(job.id));
+  assert.ok(view.action.kind === 'run');
+  assert.equal(view.action.kind === 'run' && view.action.container.env, { SECRET: '<redacted>', LOG_LEVEL: '<redacted>' });
+  assert.equal(view.action.kind === 'run' && view.action.container.command, ['app', '--password', '<redacted>']);
+  svc.progress(a.id, { type: 'deployProgress', id: job.id, ts: 1, step: 'log', message: 'connecting to postgres://app:hunter2@db/x' });
+  svc.result(a.id, { type: 'deployResult', id: job.id, ts: 2, outcome: 'failed', message: 'exited: PGPASSWORD=hunter2 psql failed' });
+  const all = JSON.stringify(jobView(svc.get(job.id)!, svc.output(job.id)));
+  assert.not.ok(all.includes('xyz') || all.includes('hunter2'), all);
 });
 
 test('the same id twice makes one job and sends it once', () => {
