@@ -13,7 +13,7 @@
 import WebSocket from 'ws';
 import {
   AGENT_PATH, CloseCode, FATAL_CLOSE_CODES, MUSTER_VERSION, PROTOCOL_VERSION, createHubMessageDecoder, packFrame, unpackFrame,
-  type AgentMessage, type DeployProgress, type DeployResult, type HostFacts, type HubMessage, type SampleData,
+  type AgentMessage, type DeployProgress, type DeployResult, type HostFacts, type HubMessage, type SampleData, type UpgradeResult,
 } from '../protocol/index.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { createWorkloadDiff } from './workload-diff.ts';
@@ -22,6 +22,7 @@ import type { StateStore } from './state.ts';
 import type { DeployExecutor } from './deploy.ts';
 import type { AgentLogger } from './log.ts';
 import { explainTlsFailure, TrustError, type HubTrust } from './hub-trust.ts';
+import { CONFIRM_WITHIN_MS, type Upgrader } from './upgrade.ts';
 
 /** What the agent needs from its collectors. */
 export interface HostSource {
@@ -39,6 +40,8 @@ export interface AgentDeps {
   log: AgentLogger;
   /** What to trust for the next connection (agent/hub-trust.ts); absent, the system's CAs for wss://. */
   trust?: () => Promise<HubTrust>;
+  /** Runs upgrades the hub pushes (agent/upgrade.ts); absent, the agent refuses them. */
+  upgrader?: Upgrader;
   now?: () => number;
   random?: () => number;
 }
@@ -67,6 +70,12 @@ export interface AgentOptions {
   onFatal?: (code: number, reason: string) => void;
   /** Called by close(), after the last read: releases what the collectors hold (event streams, watchers). */
   onClose?: () => void;
+  /**
+   * The process should end so that systemd starts it again: `upgraded` after
+   * a new bundle was put in place, `unconfirmed` when this new version did not
+   * reach the hub in time (its launcher then puts the old one back).
+   */
+  onRestart?: (why: 'upgraded' | 'unconfirmed') => void;
 }
 
 /** Live view of the agent, for tests and the CLI. */
@@ -143,6 +152,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
+  let confirmTimer: NodeJS.Timeout | undefined;
   let sampling: Promise<void> = Promise.resolve();
   let workloadChain: Promise<void> = Promise.resolve();
   let workloadTimer: NodeJS.Timeout | undefined;
@@ -296,6 +306,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         ackedSeq = msg.ackedSeq;
         sentUpTo = msg.ackedSeq;
         log.info('connected to hub', { hub: opts.hub, node: msg.node, pending: outbox.size(), deployResults: unsentResults.size });
+        const confirmed = deps.upgrader?.confirm();
+        if (confirmed) {
+          clearTimeout(confirmTimer);
+          log.info('this version reached the hub: the upgrade stays', { version: confirmed });
+        }
         sendUnsentResults();
         clearInterval(heartbeatTimer);
         heartbeatTimer = setInterval(() => send({ type: 'heartbeat', ts: now() }), Math.max(1_000, msg.heartbeatMs));
@@ -338,6 +353,20 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         lastError = `${msg.code}: ${msg.message}`;
         log.warn('hub reported an error', { code: msg.code, message: msg.message });
         return;
+      case 'upgrade': {
+        const reply = (r: UpgradeResult, then?: () => void) => sendText(JSON.stringify(r), () => then?.());
+        if (!deps.upgrader) {
+          reply({ type: 'upgradeResult', id: msg.id, outcome: 'refused', message: 'this agent cannot upgrade itself', version: MUSTER_VERSION });
+          return;
+        }
+        log.info('the hub asks for an upgrade', { to: msg.version });
+        deps.upgrader.handle(msg).then((r) => {
+          log.info('upgrade', { outcome: r.outcome, message: r.message });
+          // Restart once the answer is on its way: the hub learns why the link is about to drop.
+          reply(r, r.outcome === 'restarting' ? () => opts.onRestart?.('upgraded') : undefined);
+        }, (err: Error) => log.error('upgrade failed', { err: err.message }));
+        return;
+      }
       case 'deploy':
         if (!deps.deploys) {
           sendDeploy({ type: 'deployResult', id: msg.id, ts: now(), outcome: 'refused', message: 'this agent cannot deploy (it runs without a deploy executor)' });
@@ -463,6 +492,14 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
 
   return {
     start() {
+      if (deps.upgrader?.unconfirmed()) {
+        // A new version on probation: if the hub has not welcomed it within the minute, end, and the launcher rolls back.
+        confirmTimer = setTimeout(() => {
+          if (!deps.upgrader?.unconfirmed()) return;
+          log.error('this new version did not reach the hub within a minute; ending so that the previous one comes back');
+          opts.onRestart?.('unconfirmed');
+        }, CONFIRM_WITHIN_MS);
+      }
       void sendFacts(false);
       sampling = takeSample();
       sampleTimer = setInterval(() => { sampling = takeSample(); }, intervalMs);
@@ -489,6 +526,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       clearInterval(pingTimer);
       clearTimeout(reconnectTimer);
       clearTimeout(workloadTimer);
+      clearTimeout(confirmTimer);
       await sampling;
       await workloadChain;
       opts.onClose?.();

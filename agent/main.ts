@@ -22,6 +22,7 @@ import { createListenerReader } from './collectors/listeners.ts';
 import { createUnitReader } from './collectors/systemd-units.ts';
 import { createWorkloadCollector } from './workloads.ts';
 import { CA_HASH_RE, resolveHubTrust } from './hub-trust.ts';
+import { createUpgrader } from './upgrade.ts';
 import { existsSync } from 'node:fs';
 
 export const AGENT_USAGE = `Usage: muster agent --hub URL [--join TOKEN] [options]
@@ -67,6 +68,9 @@ Options:
                      systemd-*, dbus, networking, gettys, targets and the
                      agent's own unit are refused whatever the flags
   --log-level LEVEL  debug, info, warn, error (default info)
+  --check            check the flags and exit: 0 when they are good, 2 with
+                     every problem (the installer runs it before it touches
+                     a running agent)
   -h, --help         show this help
   --version          print the version
 `;
@@ -124,10 +128,12 @@ export interface AgentConfig {
   /** The pin of the hub's CA (`--ca-hash`), or its certificate file (`--ca-file`). */
   caHash?: string;
   caFile?: string;
+  /** Where the service's launcher runs the agent from (MUSTER_AGENT_HOME): set, the agent can upgrade itself. */
+  home?: string;
 }
 
 /** Turns flags and environment into a validated agent config, reporting every problem at once. */
-export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): AgentConfig | 'help' | 'version' {
+export function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): AgentConfig | 'help' | 'version' | 'check' {
   let values;
   try {
     ({ values } = parseArgs({
@@ -139,7 +145,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'docker-socket': { type: 'string' }, 'no-deploy': { type: 'boolean' }, 'allow-image': { type: 'string', multiple: true },
         'allow-bind': { type: 'string', multiple: true }, 'allow-privileged': { type: 'boolean' },
         'allow-host-namespaces': { type: 'boolean' }, 'allow-unit': { type: 'string', multiple: true },
-        'ca-hash': { type: 'string' }, 'ca-file': { type: 'string' },
+        'ca-hash': { type: 'string' }, 'ca-file': { type: 'string' }, check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
       },
       strict: true,
@@ -205,6 +211,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   const caFile = values['ca-file'];
   if (caFile !== undefined && !existsSync(caFile)) problems.push(`--ca-file ${caFile} does not exist`);
   if (problems.length) throw new UsageError(problems.join('\n'));
+  if (values.check) return 'check';
   return {
     hub: hub!, name, stateDir, intervalMs: intervalMs!, labels, logLevel, dockerSocket: dockerSocket ?? DEFAULT_DOCKER_SOCKET,
     deploy: {
@@ -219,11 +226,12 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     ...(journalMaxAgeMs !== undefined ? { journalMaxAgeMs } : {}),
     ...(caHash ? { caHash: caHash.toLowerCase() } : {}),
     ...(caFile ? { caFile } : {}),
+    ...(env.MUSTER_AGENT_HOME ? { home: env.MUSTER_AGENT_HOME } : {}),
   };
 }
 
 /** Builds and starts an agent from a config; the caller owns shutdown. */
-export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: number, reason: string) => void; log?: ReturnType<typeof createLogger> } = {}): Promise<Agent> {
+export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: number, reason: string) => void; onRestart?: (why: 'upgraded' | 'unconfirmed') => void; log?: ReturnType<typeof createLogger> } = {}): Promise<Agent> {
   const log = hooks.log ?? createLogger({ level: config.logLevel });
   const collectors = createCollectors({ name: config.name, labels: config.labels, agentVersion: MUSTER_VERSION });
   const state = createStateStore(config.stateDir);
@@ -253,9 +261,10 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   });
   if (/^(http|ws):/.test(config.hub)) log.warn('the hub is plain http: this node\'s credential and what it reports cross the network in clear, and the hub cannot be verified');
   const trust = () => resolveHubTrust({ hub: config.hub, stateDir: config.stateDir, ...(config.caHash ? { caHash: config.caHash } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
-  const agent = createAgent({ collectors, workloads, state, log, deploys, trust }, {
+  const upgrader = createUpgrader({ home: config.home, hub: config.hub, trust, version: MUSTER_VERSION, now: Date.now });
+  const agent = createAgent({ collectors, workloads, state, log, deploys, trust, upgrader }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
-    intervalMs: config.intervalMs, onFatal: hooks.onFatal,
+    intervalMs: config.intervalMs, onFatal: hooks.onFatal, ...(hooks.onRestart ? { onRestart: hooks.onRestart } : {}),
     ...(config.journalMaxBytes !== undefined ? { journalMaxBytes: config.journalMaxBytes } : {}),
     ...(config.journalMaxAgeMs !== undefined ? { journalMaxAgeMs: config.journalMaxAgeMs } : {}),
     onClose: () => { containers.close(); units.close(); },
@@ -280,6 +289,7 @@ export async function runAgentCommand(io: AgentCommandIo): Promise<number> {
   }
   if (config === 'help') { io.out(AGENT_USAGE); return 0; }
   if (config === 'version') { io.out(`muster-agent ${MUSTER_VERSION}\n`); return 0; }
+  if (config === 'check') { io.out('muster agent: the flags are good\n'); return 0; }
   return new Promise<number>((resolve) => {
     let agent: Agent | undefined;
     const stop = async (code: number) => {
@@ -291,7 +301,8 @@ export async function runAgentCommand(io: AgentCommandIo): Promise<number> {
     const onSignal = () => void stop(0);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    startAgent(config, { onFatal: () => void stop(1) }).then((a) => { agent = a; }, (err: Error) => {
+    // An upgrade ends the process with 0 (systemd starts the new bundle); a new version that cannot reach the hub with 1.
+    startAgent(config, { onFatal: () => void stop(1), onRestart: (why) => void stop(why === 'upgraded' ? 0 : 1) }).then((a) => { agent = a; }, (err: Error) => {
       io.err(`muster agent: ${err.message}\n`);
       void stop(err instanceof UsageError ? 2 : 1);
     });

@@ -27,6 +27,7 @@ Commands:
   alerts    what is firing: nodes offline, disks full, units failed...
   silence   hold back alert email: muster silence add --node X --for 2h --comment why
   token     create, list and revoke join tokens and node credentials
+  agents    agent versions; push the hub's agent to nodes: muster agents upgrade --all
 
 Run 'muster <command> --help' for a command's options. The CLI finds the hub
 through --hub/--token, MUSTER_HUB/MUSTER_TOKEN, or the config 'muster up' writes.
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, Command> = {
   jobs: async (a, io) => (await import('./commands/deploy.ts')).jobsCommand(a, io),
   alerts: async (a, io) => (await import('./commands/alerts.ts')).alertsCommand(a, io),
   silence: async (a, io) => (await import('./commands/alerts.ts')).silenceCommand(a, io),
+  agents: async (a, io) => (await import('./commands/agents.ts')).agentsCommand(a, io),
   agent: async (argv, io) => (await import('../agent/main.ts')).runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 

@@ -26,6 +26,7 @@ import { MusterError } from './errors.ts';
 import { cpuUsedBetween, memUsed } from './derive.ts';
 import { describeFault, isStorageFault, type StorageHealth } from './group-commit.ts';
 import type { WriteBudget } from './write-budget.ts';
+import type { AgentUpgrades } from './agent-upgrades.ts';
 
 export type Logger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error' | 'debug'>;
 
@@ -50,6 +51,8 @@ export interface AgentGatewayDeps {
   probeStorage?: () => void;
   /** Per-node write budgets; absent, unlimited. */
   budget?: WriteBudget;
+  /** Hears agents' upgrade answers and their facts after a restart; absent, such frames are ignored. */
+  upgrades?: Pick<AgentUpgrades, 'result' | 'seen'>;
 }
 
 export interface AgentGatewayOptions {
@@ -402,7 +405,13 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
         refuse(link, CloseCode.badFrame, 'hello sent twice', 'MUSTER_ERR_FRAME_INVALID');
         return;
       case 'facts':
-        if (spend(link, node, bytes, 1)) store.setFacts(node.id, msg.facts, now());
+        if (spend(link, node, bytes, 1)) {
+          store.setFacts(node.id, msg.facts, now());
+          deps.upgrades?.seen(node);
+        }
+        return;
+      case 'upgradeResult':
+        deps.upgrades?.result(node.id, msg);
         return;
       case 'samples':
         ingest(link, node, msg, bytes);

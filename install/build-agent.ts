@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { MUSTER_VERSION } from '../protocol/version.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outfile = `${root}dist/muster-agent.js`;
@@ -25,7 +26,8 @@ await build({
   legalComments: 'none',
   // ws loads these optional native speed-ups inside try/catch; the agent does without them.
   external: ['bufferutil', 'utf-8-validate'],
-  banner: { js: '#!/usr/bin/env node' },
+  // The second line names the version: the hub reads it to know what it would push (hub/agent-bundle.ts).
+  banner: { js: `#!/usr/bin/env node\n// muster-agent ${MUSTER_VERSION}` },
   logLevel: 'warning',
 });
 console.log(`built ${outfile} (${Math.round(statSync(outfile).size / 1024)} KiB)`);

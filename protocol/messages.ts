@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { WorkloadsMessage } from './workloads.ts';
 import { DeployProgress, DeployRequest, DeployResult } from './deploys.ts';
+import { UpgradeRequest, UpgradeResult } from './upgrades.ts';
 import { Count, Counter, EpochMs, EpochS, List, Seq, Str } from './bounds.ts';
 
 /** A collector that could not run on this host, and why. */
@@ -145,7 +146,7 @@ export const SamplesMessage = Type.Object({
 export const HeartbeatMessage = Type.Object({ type: Type.Literal('heartbeat'), ts: EpochMs() });
 
 /** Every frame an agent may send. */
-export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage, DeployProgress, DeployResult]);
+export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage, DeployProgress, DeployResult, UpgradeResult]);
 
 /** The hub's answer to a good hello. `credential` is present only after a join. */
 export const Welcome = Type.Object({
@@ -187,7 +188,7 @@ export const Pause = Type.Object({
 export const Resume = Type.Object({ type: Type.Literal('resume'), ackedSeq: Count() });
 
 /** Every frame the hub may send. */
-export const HubMessage = Type.Union([Welcome, Ack, ErrorMessage, DeployRequest, Pause, Resume]);
+export const HubMessage = Type.Union([Welcome, Ack, ErrorMessage, DeployRequest, Pause, Resume, UpgradeRequest]);
 
 export type Unavailable = Static<typeof Unavailable>;
 export type FilesystemFact = Static<typeof FilesystemFact>;

@@ -29,6 +29,8 @@ Options:
   --tls-key FILE      of the hub's own CA; loaded again when the files change
   --no-tls            plain HTTP: tokens and secrets cross the network in
                       clear (a warning at every start)
+  --agent-bundle FILE the agent bundle to serve and push (muster agents upgrade);
+                      default: the one built with this hub (dist/muster-agent.js)
   --metrics-public    serve /metrics and Prometheus service discovery without
                       a token (by default they need one of role metrics:
                       muster token create --role metrics)
@@ -75,7 +77,7 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, alerts: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     'node-bytes-per-minute': { type: 'string' }, 'node-rows-per-minute': { type: 'string' },
     'tls-san': { type: 'string', multiple: true }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'no-tls': { type: 'boolean' },
-    'metrics-public': { type: 'boolean' },
+    'metrics-public': { type: 'boolean' }, 'agent-bundle': { type: 'string' },
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
@@ -103,7 +105,8 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     writeBudget.rowsPerMinute = r;
   }
   const tls = tlsFlags(values);
-  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, metricsPublic: values['metrics-public'] === true, ...(alerts ? { alerts } : {}) });
+  const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, metricsPublic: values['metrics-public'] === true,
+    ...(values['agent-bundle'] ? { agentBundle: resolve(values['agent-bundle']) } : {}), ...(alerts ? { alerts } : {}) });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
   if (hub.caHash) io.out(`TLS: agents pin the hub with --ca-hash ${hub.caHash}${hub.caFile ? ` (CA certificate ${hub.caFile})` : ''}\n`);
   else io.out('TLS is OFF (--no-tls): tokens and secrets cross the network in clear\n');

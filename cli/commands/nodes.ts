@@ -101,7 +101,7 @@ export async function nodesCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   io.out(table(
-    ['NAME', 'ARCH', 'OS', 'CPU', 'MEMORY', 'DISK', 'TEMP', 'STATUS'],
+    ['NAME', 'ARCH', 'OS', 'CPU', 'MEMORY', 'DISK', 'TEMP', 'AGENT', 'STATUS'],
     res.nodes.map((n) => [
       n.name + (n.rebootRequired ? ' (reboot)' : ''),
       n.arch ?? '-',
@@ -110,6 +110,7 @@ export async function nodesCommand(argv: string[], io: Io): Promise<number> {
       memory(n),
       percent(n.use?.diskPercent),
       n.use?.temperatureCelsius === null || n.use?.temperatureCelsius === undefined ? '-' : `${Math.round(n.use.temperatureCelsius)}°C`,
+      n.agentVersion ?? '-',
       status(n, now),
     ]),
   ));

@@ -52,7 +52,7 @@ test('muster nodes works right after up, with no flags, and --json prints the AP
     const r = muster('nodes');
     return r.code === 0 && /^local\s+\S+.*\d+%.*online$/m.test(r.out) ? r.out : undefined;
   }, 15_000);
-  assert.match(table, /^NAME\s+ARCH\s+OS\s+CPU\s+MEMORY\s+DISK\s+TEMP\s+STATUS/);
+  assert.match(table, /^NAME\s+ARCH\s+OS\s+CPU\s+MEMORY\s+DISK\s+TEMP\s+AGENT\s+STATUS/);
   const json = JSON.parse(muster('nodes', '--json').out);
   assert.is(json.nodes[0].name, 'local');
   assert.is(json.nodes[0].online, true);
