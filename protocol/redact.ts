@@ -31,7 +31,10 @@ const SECRET_PARTS = new Set([
  * `clientsecret`): only long ones, since `key`, `pass` and `auth` end
  * ordinary words (monkey, bypass, oauth is fine but author is not).
  */
-const SECRET_ENDINGS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'credential', 'credentials', 'apikey', 'accesskey', 'secretkey', 'privatekey'];
+const SECRET_ENDINGS = [
+  'password', 'passwd', 'passphrase', 'secret', 'token', 'credential', 'credentials',
+  'apikey', 'accesskey', 'secretkey', 'privatekey', 'authkey', 'masterkey', 'encryptionkey', 'signingkey', 'licensekey', 'sessionkey',
+];
 
 /**
  * A last part that says where a secret is or what kind it is, not the secret
@@ -72,7 +75,7 @@ export function isSecretName(name: string): boolean {
   // Vault's secret_id is the secret; every other *_id names one.
   if (DESCRIBES_SECRET.has(last) && !(last === 'id' && parts[parts.length - 2] === 'secret')) return false;
   if (parts.length > 1 && SWITCH_FIRST.has(parts[0]!)) return false;
-  return parts.some((p) => SECRET_PARTS.has(p) || SECRET_ENDINGS.some((e) => p.length > e.length && p.endsWith(e)));
+  return parts.some((p) => SECRET_PARTS.has(p) || SECRET_ENDINGS.some((e) => p.endsWith(e)));
 }
 
 /** A program whose short flags carry secrets (`mysql -pX`, `curl -u user:pass`), with how. */
@@ -90,6 +93,9 @@ const MONGO: ProgramRule = { next: ['-p'] };
 const REDIS: ProgramRule = { next: ['-a'] };
 const CURL: ProgramRule = { userPass: { flags: ['-u', '--user', '-U', '--proxy-user'], sep: ':' } };
 const REGISTRY_LOGIN: ProgramRule = { next: ['-p'] };
+const MOSQUITTO: ProgramRule = { next: ['-P'] };
+const LDAP: ProgramRule = { next: ['-w'] };
+const FREERDP: ProgramRule = { attached: ['/p:'] };
 
 /** Programs by the base name of argv[0]. `-p` means a password only to these; elsewhere it is a port or a path. */
 const PROGRAMS: Record<string, ProgramRule> = {
@@ -100,6 +106,11 @@ const PROGRAMS: Record<string, ProgramRule> = {
   mongo: MONGO, mongosh: MONGO, mongodump: MONGO, mongorestore: MONGO, mongoexport: MONGO, mongoimport: MONGO, mongostat: MONGO, mongotop: MONGO,
   curl: CURL,
   smbclient: { userPass: { flags: ['-U', '--user'], sep: '%' } },
+  lftp: { userPass: { flags: ['-u', '--user'], sep: ',' } },
+  mosquitto_pub: MOSQUITTO, mosquitto_sub: MOSQUITTO, mosquitto_rr: MOSQUITTO,
+  ldapsearch: LDAP, ldapadd: LDAP, ldapmodify: LDAP, ldapdelete: LDAP, ldappasswd: LDAP, ldapwhoami: LDAP,
+  sqlcmd: { next: ['-P'] },
+  xfreerdp: FREERDP, wlfreerdp: FREERDP, 'sdl-freerdp': FREERDP,
 };
 
 /** Programs whose `login` subcommand takes `-p PASSWORD`. */
@@ -130,7 +141,7 @@ const LOOKS_LIKE_FLAG = /^--?[A-Za-z]/;
  * catch, and most command lines (`nginx: worker process`) are let through
  * without being split.
  */
-const TRIGGER = /pass|pwd|secret|token|key|cred|auth|cookie|muster_|@|mysql|mariadb|mongo|redis|valkey|curl|smbclient|login/i;
+const TRIGGER = /pass|pwd|secret|token|key|cred|auth|cookie|muster_|@|mysql|mariadb|mongo|redis|valkey|curl|smbclient|login|lftp|mosquitto|ldap|sqlcmd|rdp/i;
 
 /** Applies the rules that do not depend on argument boundaries. */
 function redactPatterns(s: string): string {
