@@ -16,7 +16,7 @@ import { nodeCapacities } from '../../hub/capacity.ts';
 import { rankPlacements, type PlacementRequest } from '../../hub/placement.ts';
 import { startHub } from '../../hub/main.ts';
 import type { HostFacts, SampleData } from '../../protocol/index.ts';
-import { api, tempDir } from '../helpers/processes.ts';
+import { api, tempDir, trustHub } from '../helpers/processes.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const MIN = 60_000;
@@ -176,6 +176,7 @@ test('GET /api/v1/nodes/:name/samples?resolution=1h returns the week by the hour
   db.close();
   // The hub's own maintenance rolls up at start, with the injected clock.
   const hub = await startHub({ dataDir: dir, host: '127.0.0.1', port: 0, logger: false, dns: false, now: () => NOW });
+  if (hub.caFile) trustHub(hub.url, hub.caFile);
   try {
     const get = (q: string) => api(hub.url, hub.adminToken, `/api/v1/nodes/hot/samples${q}`);
     const hourly = await get('?resolution=1h');
