@@ -64,7 +64,20 @@ export function selectFilesystems(entries: readonly MountEntry[]): MountEntry[] 
   return [...byDevice.values()];
 }
 
-/** Reads `<root>/proc/mounts` and returns the filesystems worth reporting. */
+/**
+ * Reads the mounts of PID 1 (`<root>/proc/1/mounts`, else the agent's own
+ * `<root>/proc/mounts`) and returns the filesystems worth reporting. Under
+ * systemd's sandboxing (muster-agent.service: ProtectSystem=, PrivateTmp=,
+ * ProtectHome=) the agent has a mount namespace of its own, whose list holds
+ * the sandbox's tmpfs and bind mounts (/run/credentials, /run/systemd/incoming,
+ * /run/user); PID 1's is the host's.
+ */
 export async function readMounts(root: string): Promise<MountEntry[]> {
-  return selectFilesystems(parseMounts(await readProcText(root, '/proc/mounts')));
+  let text: string;
+  try {
+    text = await readProcText(root, '/proc/1/mounts');
+  } catch {
+    text = await readProcText(root, '/proc/mounts');
+  }
+  return selectFilesystems(parseMounts(text));
 }
