@@ -1,16 +1,31 @@
 /**
- * Everything outside the domain goes to upstream resolvers: the client's
- * query is sent as it came (with an id of ours), each upstream in turn gets
- * `timeoutMs`, and the whole attempt is bounded, so a dead upstream means
- * SERVFAIL in a few seconds, never a hang. Answers are cached for as long as
- * their TTLs say (negative answers for their SOA minimum), and served with
- * the TTLs counted down.
+ * Everything outside the domain goes to upstream resolvers, in a way an
+ * off-path attacker cannot poison (the Kaminsky attack, CVE-2008-1447):
+ * every upstream query leaves from a fresh socket on a port the kernel picks
+ * at random, with a random id, and that socket is connected to the upstream
+ * asked, so the kernel drops datagrams from anyone else. An answer counts
+ * only if it also carries our id and exactly the question asked (name, type
+ * and class); anything else that arrives is dropped and counted, and we keep
+ * waiting for the real answer. A spoofer must guess ~32 bits per attempt,
+ * and at most one query per question is in flight at a time (concurrent
+ * askers share it), so flooding us with the same question does not give
+ * them more tries. Only answers that passed are cached.
+ *
+ * The upstream is asked with EDNS (our own 1232-byte payload, the client's
+ * DO and CD bits); when it answers truncated we ask it again over TCP, and
+ * the whole answer is cached: the server cuts what a UDP client gets to the
+ * client's size limit, and the client's retry over TCP is then a cache hit.
+ * Answers are kept as the upstream sent them, name compression included,
+ * without the upstream's OPT record; cached ones are served with their TTLs
+ * counted down. Each upstream has `timeoutMs`, so a dead one means SERVFAIL
+ * in a few seconds, never a hang.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { connect, isIP } from 'node:net';
+import { connect, isIP, type Socket as TcpSocket } from 'node:net';
 import { randomInt } from 'node:crypto';
-import * as packet from 'dns-packet';
-import type { Answer, Packet } from 'dns-packet';
+import { parseAddress } from './addresses.ts';
+import type { DnsEventSink, UpstreamDropReason } from './events.ts';
+import { HEADER_BYTES, TYPE_OPT, TYPE_SOA, questionKey, sameQuestion, walkRecords, type RecordRef } from './wire.ts';
 
 /** An upstream resolver. */
 export interface Upstream {
@@ -26,7 +41,11 @@ export interface ForwarderOptions {
   cacheSize?: number;
   /** Longest time an answer is cached, whatever its TTL says (default 1 h). */
   maxTtl?: number;
+  /** The UDP payload size we advertise upstream (default 1232, the DNS flag day value). */
+  ednsPayload?: number;
   now?: () => number;
+  /** Counts answers dropped as spoofed or malformed. */
+  onEvent?: DnsEventSink;
 }
 
 /** Why forwarding failed: the caller answers SERVFAIL. */
@@ -34,190 +53,270 @@ export class ForwardError extends Error {
   readonly code = 'MUSTER_ERR_DNS_UPSTREAM';
 }
 
+/** A question to forward, as the client asked it. */
+export interface ForwardRequest {
+  /** The question section's bytes (name, type, class) as the client sent them. */
+  question: Buffer;
+  /** The client asked for DNSSEC records (the EDNS DO bit). */
+  dnssecOk: boolean;
+  /** The client asked the upstream not to validate (the CD bit). */
+  checkingDisabled: boolean;
+}
+
+/** What the upstream answered. */
+export interface ForwardResult {
+  /**
+   * A whole DNS message, our own copy: the upstream's answer to exactly this
+   * question (the name's case may differ), without OPT, TTLs counted down.
+   * Its id and flags are the upstream's; the caller sets its own.
+   */
+  response: Buffer;
+  /** Served without asking upstream now (from the cache, or shared with a query in flight). */
+  cached: boolean;
+}
+
 /** Sends questions upstream and caches the answers. */
 export interface Forwarder {
-  /**
-   * Resolves `query` (raw bytes, already decoded as `decoded`) upstream;
-   * resolves with the response bytes carrying the client's id.
-   */
-  forward(query: Buffer, decoded: Packet): Promise<{ response: Buffer; cached: boolean }>;
+  forward(request: ForwardRequest): Promise<ForwardResult>;
   close(): void;
 }
 
-interface CacheEntry {
-  packet: Packet;
+interface Answer {
+  /** The message without OPT. */
+  bytes: Buffer;
+  ttlAt: number[];
+  /** Seconds it may be cached (0: not at all). */
+  seconds: number;
   storedAt: number;
+}
+
+interface CacheEntry {
+  answer: Answer;
   expiresAt: number;
 }
 
-interface Pending {
-  resolve: (b: Buffer) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-  upstream: Upstream;
-}
+const QR = 0x8000;
+const RD = 0x0100;
+const TC = 0x0200;
+const CD = 0x0010;
 
-/** The cache key of a question: name (any case), type, class, and whether DNSSEC records were asked for. */
-function cacheKey(p: Packet): string | undefined {
-  const q = p.questions?.[0];
-  if (!q) return undefined;
-  const opt = p.additionals?.find((a) => a.type === 'OPT') as { flags?: number } | undefined;
-  const dnssecOk = ((opt?.flags ?? 0) & 0x8000) !== 0;
-  return `${q.name.toLowerCase()}|${q.type}|${q.class ?? 'IN'}|${dnssecOk ? 'do' : ''}`;
-}
+/** The TTL a record claims; values with the top bit set mean 0 (RFC 2181 section 8). */
+const ttlAt = (msg: Buffer, at: number) => {
+  const t = msg.readUInt32BE(at);
+  return t > 0x7fffffff ? 0 : t;
+};
 
-/** Seconds an answer may be cached: the smallest TTL in it, or the SOA minimum of a negative answer. */
-export function cacheSeconds(p: Packet, maxTtl: number): number {
-  const rcode = (p.flags ?? 0) & 0xf;
-  if (rcode !== 0 && rcode !== 3) return 0; // NOERROR and NXDOMAIN only; never SERVFAIL or REFUSED
-  if (p.flags !== undefined && (p.flags & packet.TRUNCATED_RESPONSE) !== 0) return 0;
-  const records = [...(p.answers ?? []), ...(p.authorities ?? [])].filter((r) => r.type !== 'OPT') as (Answer & { ttl?: number })[];
-  if (records.length === 0) return 0;
-  if ((p.answers ?? []).length === 0) {
-    const soa = (p.authorities ?? []).find((r) => r.type === 'SOA') as { ttl?: number; data: { minimum: number } } | undefined;
-    return soa ? Math.min(soa.ttl ?? 0, soa.data.minimum, maxTtl) : 0;
+/**
+ * Seconds an answer may be cached: the smallest TTL of its answer and
+ * authority records, or for a negative answer the SOA's TTL and minimum.
+ * NOERROR and NXDOMAIN only (never SERVFAIL or REFUSED), never a truncated one.
+ */
+export function cacheSeconds(msg: Buffer, records: RecordRef[], maxTtl: number): number {
+  const flags = msg.readUInt16BE(2);
+  const rcode = flags & 0xf;
+  if ((rcode !== 0 && rcode !== 3) || (flags & TC) !== 0) return 0;
+  const counted = records.filter((r) => r.section < 2 && r.type !== TYPE_OPT);
+  if (counted.length === 0) return 0;
+  if (!counted.some((r) => r.section === 0)) {
+    const soa = counted.find((r) => r.type === TYPE_SOA);
+    // The SOA's minimum is the last 32 bits of its RDATA.
+    return soa && soa.end - 4 >= soa.rdataAt ? Math.min(ttlAt(msg, soa.ttlAt), ttlAt(msg, soa.end - 4), maxTtl) : 0;
   }
-  return Math.min(maxTtl, ...records.map((r) => r.ttl ?? 0));
+  return Math.min(maxTtl, ...counted.map((r) => ttlAt(msg, r.ttlAt)));
 }
 
-/** Creates a forwarder; its UDP socket opens with the first query. */
+/**
+ * Checks a message that arrived on a query's socket: undefined when it is the
+ * answer to our query (id, a response, opcode QUERY, exactly our question,
+ * records that parse), else why it is not.
+ */
+function verify(msg: Buffer, id: number, question: Buffer): { records: RecordRef[] } | UpstreamDropReason {
+  if (msg.length < HEADER_BYTES) return 'malformed';
+  if (msg.readUInt16BE(0) !== id) return 'wrong_id';
+  const flags = msg.readUInt16BE(2);
+  if ((flags & QR) === 0 || ((flags >> 11) & 0xf) !== 0) return 'malformed';
+  if (msg.readUInt16BE(4) !== 1 || !sameQuestion(msg, question)) return 'wrong_question';
+  const walked = walkRecords(msg, HEADER_BYTES + question.length);
+  if (!walked) return 'malformed';
+  // OPT belongs in the additional section only.
+  if (walked.records.some((r) => r.type === TYPE_OPT && r.section !== 2)) return 'malformed';
+  return { records: walked.records };
+}
+
+/** The answer as we keep it: the upstream's OPT (and anything after it) cut off, trailing bytes dropped. */
+function keep(msg: Buffer, records: RecordRef[], questionBytes: number, maxTtl: number, now: number): Answer {
+  const opt = records.findIndex((r) => r.type === TYPE_OPT);
+  const kept = opt < 0 ? records : records.slice(0, opt);
+  const end = kept.length ? kept[kept.length - 1]!.end : HEADER_BYTES + questionBytes;
+  const bytes = Buffer.from(msg.subarray(0, end));
+  bytes.writeUInt16BE(kept.filter((r) => r.section === 2).length, 10);
+  return { bytes, ttlAt: kept.map((r) => r.ttlAt), seconds: cacheSeconds(bytes, kept, maxTtl), storedAt: now };
+}
+
+/** Whether two spellings name the same address (::1 and 0:0::1). */
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = parseAddress(a);
+  const y = parseAddress(b);
+  return !!x && !!y && x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** Creates a forwarder; it opens a socket per upstream query and none otherwise. */
 export function createForwarder(opts: ForwarderOptions): Forwarder {
   const timeoutMs = opts.timeoutMs ?? 1500;
   const cacheSize = opts.cacheSize ?? 10_000;
   const maxTtl = opts.maxTtl ?? 3600;
+  const ednsPayload = opts.ednsPayload ?? 1232;
   const now = opts.now ?? Date.now;
+  const onEvent = opts.onEvent ?? (() => {});
   const cache = new Map<string, CacheEntry>();
-  const pending = new Map<number, Pending>();
-  const sockets = new Map<'udp4' | 'udp6', Socket>();
+  const inflight = new Map<string, Promise<Answer>>();
+  /** Every open upstream socket with its way to fail, so close() can end them all. */
+  const open = new Map<Socket | TcpSocket, (err: Error) => void>();
+  let closed = false;
 
-  function udpSocket(host: string): Socket {
-    const type = isIP(host) === 6 ? 'udp6' : 'udp4';
-    const existing = sockets.get(type);
-    if (existing) return existing;
-    const s = createSocket(type);
-    s.on('message', (msg, rinfo) => {
-      if (msg.length < 12) return;
-      const p = pending.get(msg.readUInt16BE(0));
-      // Only the upstream we asked may answer (an off-path spoofer must also guess the id).
-      if (!p || p.upstream.host !== rinfo.address || p.upstream.port !== rinfo.port) return;
-      pending.delete(msg.readUInt16BE(0));
-      clearTimeout(p.timer);
-      p.resolve(msg);
-    });
-    s.on('error', () => { /* per-query timeouts report failures */ });
-    s.bind(0);
-    s.unref();
-    sockets.set(type, s);
-    return s;
+  function query(id: number, req: ForwardRequest): Buffer {
+    const q = Buffer.alloc(HEADER_BYTES + req.question.length + 11);
+    q.writeUInt16BE(id, 0);
+    q.writeUInt16BE(RD | (req.checkingDisabled ? CD : 0), 2);
+    q.writeUInt16BE(1, 4);
+    q.writeUInt16BE(1, 10);
+    req.question.copy(q, HEADER_BYTES);
+    const opt = HEADER_BYTES + req.question.length;
+    q.writeUInt16BE(TYPE_OPT, opt + 1);
+    q.writeUInt16BE(ednsPayload, opt + 3);
+    q.writeUInt16BE(req.dnssecOk ? 0x8000 : 0, opt + 7);
+    return q;
   }
 
-  function askUdp(query: Buffer, upstream: Upstream): Promise<Buffer> {
+  function askUdp(req: ForwardRequest, upstream: Upstream): Promise<{ msg: Buffer; records: RecordRef[] }> {
     return new Promise((resolve, reject) => {
-      let id = randomInt(0, 65536);
-      for (let tries = 0; pending.has(id) && tries < 100; tries++) id = randomInt(0, 65536);
-      const out = Buffer.from(query);
-      out.writeUInt16BE(id, 0);
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new ForwardError(`upstream ${upstream.host}:${upstream.port} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      pending.set(id, { resolve, reject, timer, upstream });
-      udpSocket(upstream.host).send(out, upstream.port, upstream.host, (err) => {
-        if (!err) return;
+      const id = randomInt(0, 65536);
+      // A socket of its own: the kernel binds it to a random free port, and once
+      // connected it delivers only datagrams from the upstream's address and port.
+      const sock = createSocket(isIP(upstream.host) === 6 ? 'udp6' : 'udp4');
+      let done = false;
+      const finish = (err: Error | undefined, result?: { msg: Buffer; records: RecordRef[] }) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
-        pending.delete(id);
-        reject(new ForwardError(`upstream ${upstream.host}:${upstream.port}: ${err.message}`));
+        open.delete(sock);
+        sock.close();
+        if (err) reject(err);
+        else resolve(result!);
+      };
+      const timer = setTimeout(() => finish(new ForwardError(`upstream ${upstream.host}:${upstream.port} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      open.set(sock, finish);
+      // An ICMP port unreachable arrives as ECONNREFUSED on a connected socket: the next upstream at once.
+      sock.on('error', (err) => finish(new ForwardError(`upstream ${upstream.host}:${upstream.port}: ${err.message}`)));
+      sock.on('message', (msg, rinfo) => {
+        if (rinfo.port !== upstream.port || !sameAddress(rinfo.address, upstream.host)) { onEvent('upstream_wrong_source'); return; }
+        const v = verify(msg, id, req.question);
+        if (typeof v === 'string') { onEvent(`upstream_${v}`); return; }
+        finish(undefined, { msg, records: v.records });
+      });
+      sock.connect(upstream.port, upstream.host, () => {
+        if (done) return;
+        sock.send(query(id, req), (err) => { if (err) finish(new ForwardError(`upstream ${upstream.host}:${upstream.port}: ${err.message}`)); });
       });
     });
   }
 
-  function askTcp(query: Buffer, upstream: Upstream): Promise<Buffer> {
+  function askTcp(req: ForwardRequest, upstream: Upstream): Promise<{ msg: Buffer; records: RecordRef[] }> {
     return new Promise((resolve, reject) => {
+      const id = randomInt(0, 65536);
       const sock = connect({ host: upstream.host, port: upstream.port });
       const chunks: Buffer[] = [];
       let size = 0;
-      const fail = (why: string) => { sock.destroy(); reject(new ForwardError(`upstream ${upstream.host}:${upstream.port} over TCP: ${why}`)); };
+      let done = false;
+      const finish = (err: Error | undefined, result?: { msg: Buffer; records: RecordRef[] }) => {
+        if (done) return;
+        done = true;
+        open.delete(sock);
+        sock.destroy();
+        if (err) reject(err);
+        else resolve(result!);
+      };
+      const fail = (why: string) => finish(new ForwardError(`upstream ${upstream.host}:${upstream.port} over TCP: ${why}`));
+      open.set(sock, finish);
       sock.setTimeout(timeoutMs, () => fail(`no answer within ${timeoutMs} ms`));
       sock.on('error', (err) => fail(err.message));
+      sock.on('close', () => fail('closed before answering'));
       sock.on('connect', () => {
+        const q = query(id, req);
         const len = Buffer.alloc(2);
-        len.writeUInt16BE(query.length);
-        sock.write(Buffer.concat([len, query]));
+        len.writeUInt16BE(q.length);
+        sock.write(Buffer.concat([len, q]));
       });
       sock.on('data', (d: Buffer) => {
         chunks.push(d);
         size += d.length;
-        const all = Buffer.concat(chunks, size);
-        if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) {
-          sock.end();
-          resolve(all.subarray(2, 2 + all.readUInt16BE(0)));
-        }
+        if (size < 2) return;
+        const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        const len = head.readUInt16BE(0);
+        if (size < 2 + len) return;
+        const all = chunks.length === 1 ? head : Buffer.concat(chunks, size);
+        const msg = all.subarray(2, 2 + len);
+        // The connection is ours alone, but the answer must still be the one asked for.
+        const v = verify(msg, id, req.question);
+        if (typeof v === 'string') { onEvent(`upstream_${v}`); fail(`an answer that is not ours (${v})`); return; }
+        finish(undefined, { msg, records: v.records });
       });
     });
   }
 
-  function fromCache(key: string, clientId: number): Buffer | undefined {
-    const e = cache.get(key);
-    if (!e) return undefined;
-    const t = now();
-    if (t >= e.expiresAt) {
-      cache.delete(key);
-      return undefined;
+  async function ask(req: ForwardRequest): Promise<Answer> {
+    if (opts.upstreams.length === 0) throw new ForwardError('no upstream resolvers configured');
+    const errors: string[] = [];
+    for (const upstream of opts.upstreams) {
+      try {
+        let got = await askUdp(req, upstream);
+        if ((got.msg.readUInt16BE(2) & TC) !== 0) got = await askTcp(req, upstream);
+        return keep(got.msg, got.records, req.question.length, maxTtl, now());
+      } catch (err) {
+        if (closed) throw err;
+        errors.push((err as Error).message);
+      }
     }
-    const elapsed = Math.floor((t - e.storedAt) / 1000);
-    const age = (records: Answer[] | undefined): Answer[] =>
-      (records ?? []).map((r) => (r.type === 'OPT' ? r : ({ ...r, ttl: Math.max(0, ((r as { ttl?: number }).ttl ?? 0) - elapsed) } as Answer)));
-    return packet.encode({ ...e.packet, id: clientId, answers: age(e.packet.answers), authorities: age(e.packet.authorities), additionals: age(e.packet.additionals) } as Packet);
+    throw new ForwardError(errors.join('; '));
   }
 
-  function store(key: string, response: Buffer): void {
-    let p: Packet;
-    try {
-      p = packet.decode(response);
-    } catch {
-      return; // relayed as it came, not cached
-    }
-    const seconds = cacheSeconds(p, maxTtl);
-    if (seconds <= 0) return;
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-    const t = now();
-    cache.set(key, { packet: p, storedAt: t, expiresAt: t + seconds * 1000 });
+  /** Our own copy of an answer, its TTLs counted down by the seconds it has been kept. */
+  function copyOf(a: Answer): Buffer {
+    const out = Buffer.from(a.bytes);
+    const elapsed = Math.floor((now() - a.storedAt) / 1000);
+    if (elapsed > 0) for (const at of a.ttlAt) out.writeUInt32BE(Math.max(0, ttlAt(out, at) - elapsed), at);
+    return out;
   }
 
   return {
-    async forward(query, decoded) {
-      const clientId = decoded.id ?? 0;
-      const key = cacheKey(decoded);
-      if (key) {
-        const hit = fromCache(key, clientId);
-        if (hit) return { response: hit, cached: true };
+    async forward(req) {
+      const key = `${questionKey(req.question)}|${req.dnssecOk ? 'do' : ''}|${req.checkingDisabled ? 'cd' : ''}`;
+      const hit = cache.get(key);
+      if (hit) {
+        if (now() < hit.expiresAt) return { response: copyOf(hit.answer), cached: true };
+        cache.delete(key);
       }
-      if (opts.upstreams.length === 0) throw new ForwardError('no upstream resolvers configured');
-      const errors: string[] = [];
-      for (const upstream of opts.upstreams) {
-        try {
-          let response = await askUdp(query, upstream);
-          if (response.length >= 4 && (response.readUInt16BE(2) & packet.TRUNCATED_RESPONSE) !== 0) {
-            response = await askTcp(query, upstream);
-          }
-          if (key) store(key, response);
-          const out = Buffer.from(response);
-          out.writeUInt16BE(clientId, 0);
-          return { response: out, cached: false };
-        } catch (err) {
-          errors.push((err as Error).message);
-        }
+      const pending = inflight.get(key);
+      if (pending) return { response: copyOf(await pending), cached: true };
+      const asked = ask(req);
+      inflight.set(key, asked);
+      let answer: Answer;
+      try {
+        answer = await asked;
+      } finally {
+        inflight.delete(key);
       }
-      throw new ForwardError(errors.join('; '));
+      if (answer.seconds > 0 && !closed) {
+        if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+        cache.set(key, { answer, expiresAt: answer.storedAt + answer.seconds * 1000 });
+      }
+      return { response: copyOf(answer), cached: false };
     },
     close() {
-      for (const [id, p] of pending) {
-        clearTimeout(p.timer);
-        p.reject(new ForwardError('forwarder closed'));
-        pending.delete(id);
-      }
-      for (const s of sockets.values()) s.close();
-      sockets.clear();
+      closed = true;
+      for (const fail of [...open.values()]) fail(new ForwardError('forwarder closed'));
+      open.clear();
       cache.clear();
     },
   };

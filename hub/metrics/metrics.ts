@@ -15,6 +15,7 @@ import { createExpositionWriter, createFamilyCollector, labelText, type FamilyTe
 import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 import { createRuntimeMetrics } from './runtime-metrics.ts';
 import type { CommitStats, StorageHealth } from '../group-commit.ts';
+import type { DnsEvent } from '../../dns/events.ts';
 
 export interface MetricsDeps {
   registry: Registry;
@@ -40,6 +41,8 @@ export interface HubMetrics {
   onFrame(type: string, bytes: number): void;
   /** A DNS query, by how it ended. */
   onDnsQuery(result: string): void;
+  /** Something the DNS server's defences did: a refusal, a rate-limited or truncated answer, a spoofed upstream answer dropped, a TCP connection closed. */
+  onDnsEvent(event: DnsEvent): void;
   /**
    * A node sent data: its series will be rendered soon, in small slices off
    * the scrape path, so that a scrape mostly joins text rendered already.
@@ -119,6 +122,8 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
   const frameChildren = new Map<string, ReturnType<typeof frames.labels>>();
   const cache = createNodeSeriesCache();
   const dns = new Counter({ name: 'muster_dns_queries_total', help: 'DNS queries answered by the hub, by result.', labelNames: ['result'], registers: [registry] });
+  const dnsChildren = new Map<string, ReturnType<typeof dns.labels>>();
+  const dnsEvents = dnsEventCounters(registry);
   const texts = new Map<number, NodeText>();
   const dirty = new Set<number>();
   let lastScrape = -Infinity;
@@ -181,7 +186,13 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       bytes.inc(size);
     },
     onDnsQuery(result) {
-      dns.inc({ result });
+      // A child per result, made once: a query flood should not hash labels per packet.
+      let child = dnsChildren.get(result);
+      if (!child) dnsChildren.set(result, (child = dns.labels({ result })));
+      child.inc();
+    },
+    onDnsEvent(event) {
+      dnsEvents[event].inc();
     },
     nodeChanged(nodeId) {
       if (now() - lastScrape > SCRAPED_RECENTLY_MS) return;
@@ -255,3 +266,36 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     },
   };
 }
+
+/**
+ * The DNS defences' counters, every series made at start (at 0) so that
+ * alerting on `increase()` works from the first scrape; one entry per event,
+ * so the compiler catches an event without a series.
+ */
+function dnsEventCounters(registry: Registry): Record<DnsEvent, { inc(value?: number): void }> {
+  const c = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [registry] });
+  const refused = c('muster_dns_refused_total', 'DNS queries refused: recursion asked by a client outside --dns-allow, or a zone transfer.', ['reason']);
+  const limited = c('muster_dns_rate_limited_total', 'UDP answers held back by response rate limiting: dropped, or slipped (sent truncated so a real client retries over TCP).', ['action']);
+  const truncated = c('muster_dns_truncated_total', 'UDP answers that did not fit the client\'s size limit and went out truncated (TC).');
+  const upstream = c('muster_dns_upstream_answers_dropped_total', 'Messages from upstream resolvers thrown away as spoofed or malformed: wrong source, id or question.', ['reason']);
+  const tcp = c('muster_dns_tcp_connections_closed_total', 'DNS TCP connections the hub closed: idle, over the per-client or total cap, or evicted to make room.', ['reason']);
+  const series: Record<DnsEvent, { inc(value?: number): void }> = {
+    refused_recursion: refused.labels({ reason: 'recursion' }),
+    refused_zone_transfer: refused.labels({ reason: 'zone_transfer' }),
+    rate_limited_dropped: limited.labels({ action: 'dropped' }),
+    rate_limited_slipped: limited.labels({ action: 'slipped' }),
+    truncated,
+    upstream_wrong_source: upstream.labels({ reason: 'wrong_source' }),
+    upstream_wrong_id: upstream.labels({ reason: 'wrong_id' }),
+    upstream_wrong_question: upstream.labels({ reason: 'wrong_question' }),
+    upstream_malformed: upstream.labels({ reason: 'malformed' }),
+    tcp_idle: tcp.labels({ reason: 'idle' }),
+    tcp_client_limit: tcp.labels({ reason: 'client_limit' }),
+    tcp_evicted: tcp.labels({ reason: 'evicted' }),
+    tcp_total_limit: tcp.labels({ reason: 'total_limit' }),
+  };
+  // labels() alone exports nothing: inc(0) puts every series on /metrics at 0.
+  for (const s of Object.values(series)) s.inc(0);
+  return series;
+}
+

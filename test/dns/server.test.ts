@@ -10,6 +10,7 @@ import { createResolver } from '../../dns/resolver.ts';
 import { compileZone, type ZoneSnapshot } from '../../dns/zone.ts';
 import { createForwarder, type Upstream } from '../../dns/forwarder.ts';
 import { createMessageHandler, startDnsServer, type DnsServer, type QueryResult } from '../../dns/server.ts';
+import { createClientAcl } from '../../dns/client-acl.ts';
 import { dig, digReady, flags, section, startDnsmasq, status, type Dnsmasq } from '../helpers/dns.ts';
 import { waitFor } from '../helpers/processes.ts';
 
@@ -35,6 +36,7 @@ async function startServer(upstreams: Upstream[]): Promise<DnsServer> {
     resolver: createResolver({ domain: 'internal', ttl: 30, negativeTtl: 10, nsAddresses: ['127.0.0.1'] }),
     zone: () => ({ zone, serial: 42 }),
     forwarder: createForwarder({ upstreams, timeoutMs: 700 }),
+    acl: createClientAcl({ interfaces: () => ({}), now: Date.now }, { allow: ['127.0.0.0/8'] }),
     log: silent,
     count: (r) => counts.set(r, (counts.get(r) ?? 0) + 1),
   }, { host: '127.0.0.1', port: 0 });
@@ -147,6 +149,7 @@ test('hostile input: short, reversed, looping, lying and garbage packets are ref
     resolver: createResolver({ domain: 'internal', ttl: 30, negativeTtl: 10, nsAddresses: [] }),
     zone: () => ({ zone, serial: 1 }),
     forwarder: { forward: async () => { throw new Error('no upstream in this test'); }, close() {} },
+    acl: createClientAcl({ interfaces: () => ({}), now: Date.now }, { allow: ['127.0.0.0/8'] }),
     log: silent,
   });
   const header = (id: number, flagsWord: number, qd: number, an = 0, ns = 0, ar = 0) => {
@@ -173,7 +176,7 @@ test('hostile input: short, reversed, looping, lying and garbage packets are ref
   ];
   for (const [what, bytes, expected] of cases) {
     const t0 = performance.now();
-    const out = await handle(bytes, 'udp');
+    const out = await handle(bytes, 'udp', '127.0.0.1');
     const ms = performance.now() - t0;
     assert.is(rcodeOf(out), expected, what);
     assert.ok(ms < 20, `${what} took ${ms.toFixed(1)} ms`);
@@ -182,7 +185,7 @@ test('hostile input: short, reversed, looping, lying and garbage packets are ref
   // 20,000 random packets: none throws, none costs more than a few milliseconds. A packet that
   // took long once is timed again: a garbage collection can land on any packet, a slow parse
   // lands on the same one every time.
-  const timed = async (bytes: Buffer) => { const t0 = performance.now(); await handle(bytes, 'udp'); return performance.now() - t0; };
+  const timed = async (bytes: Buffer) => { const t0 = performance.now(); await handle(bytes, 'udp', '127.0.0.1'); return performance.now() - t0; };
   let worst = 0;
   for (let i = 0; i < 20_000; i++) {
     const len = 12 + Math.floor(Math.random() * 200);
@@ -195,7 +198,7 @@ test('hostile input: short, reversed, looping, lying and garbage packets are ref
   }
   assert.ok(worst < 20, `worst random packet took ${worst.toFixed(1)} ms, every time it was tried`);
   // And a real query still gets its answer from the same handler.
-  const ok = await handle(packet.encode({ type: 'query', id: 9, questions: [{ type: 'A', name: 'vm-2.node.internal' }] }), 'udp');
+  const ok = await handle(packet.encode({ type: 'query', id: 9, questions: [{ type: 'A', name: 'vm-2.node.internal' }] }), 'udp', '127.0.0.1');
   assert.equal(packet.decode(ok!).answers?.map((a) => (a as { data: string }).data), ['192.168.1.20']);
 });
 
