@@ -298,4 +298,3 @@ function dnsEventCounters(registry: Registry): Record<DnsEvent, { inc(value?: nu
   for (const s of Object.values(series)) s.inc(0);
   return series;
 }
-
