@@ -31,7 +31,11 @@ export interface Question {
 /** What to send back, or that the question belongs upstream. */
 export type Resolution =
   | { kind: 'forward' }
-  | { kind: 'answer'; rcode: 'NOERROR' | 'NXDOMAIN' | 'REFUSED'; answers: Answer[]; authorities: Answer[]; additionals: Answer[] };
+  | {
+    kind: 'answer'; rcode: 'NOERROR' | 'NXDOMAIN' | 'REFUSED'; answers: Answer[]; authorities: Answer[]; additionals: Answer[];
+    /** The records were shuffled: asked again, the same question gets another order, so the answer is not to be reused. */
+    varies?: boolean;
+  };
 
 /** Answers questions from the current zone. */
 export interface Resolver {
@@ -83,8 +87,8 @@ export function createResolver(opts: ResolverOptions): Resolver {
       const labels = rel === '' ? [] : rel.split('.');
       const nodata = (): Resolution => ({ kind: 'answer', rcode: 'NOERROR', answers: [], authorities: [soa(serial)], additionals: [] });
       const nxdomain = (): Resolution => ({ kind: 'answer', rcode: 'NXDOMAIN', answers: [], authorities: [soa(serial)], additionals: [] });
-      const answer = (answers: Answer[], additionals: Answer[] = []): Resolution =>
-        answers.length === 0 ? nodata() : { kind: 'answer', rcode: 'NOERROR', answers, authorities: [], additionals };
+      const answer = (answers: Answer[], additionals: Answer[] = [], varies = false): Resolution =>
+        answers.length === 0 ? nodata() : { kind: 'answer', rcode: 'NOERROR', answers, authorities: [], additionals, ...(varies ? { varies } : {}) };
       const wants = (t: string) => type === t || type === 'ANY';
 
       // The apex: SOA and NS.
@@ -125,7 +129,7 @@ export function createResolver(opts: ResolverOptions): Resolver {
           if (wants('A')) answers.push(...node.v4.map((data) => ({ name: qname, type: 'A' as const, ttl, data })));
           if (wants('AAAA')) answers.push(...node.v6.map((data) => ({ name: qname, type: 'AAAA' as const, ttl, data })));
         }
-        return answer(answers);
+        return answer(answers, [], svc.nodes.length > 1);
       }
 
       // _<service>._<proto>.service.<domain>, and the empty non-terminal _<proto>... above it.
@@ -145,7 +149,7 @@ export function createResolver(opts: ResolverOptions): Resolver {
           additionals.push(...node.v4.map((data) => ({ name: target, type: 'A' as const, ttl, data })));
           additionals.push(...node.v6.map((data) => ({ name: target, type: 'AAAA' as const, ttl, data })));
         }
-        return answer(answers, additionals);
+        return answer(answers, additionals, targets.length > 1);
       }
       return nxdomain();
     },

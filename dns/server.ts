@@ -31,7 +31,7 @@ import type { ClientAcl } from './client-acl.ts';
 import type { DnsEventSink, TcpCloseReason } from './events.ts';
 import { createResponseRateLimiter, type RateLimitOptions, type RateVerdict } from './rate-limit.ts';
 import { prefixKey } from './addresses.ts';
-import { optRecord, questionEnd } from './wire.ts';
+import { TYPE_OPT, optRecord, questionEnd } from './wire.ts';
 
 /** How a query ended, for metrics: `muster_dns_queries_total{result}`. */
 export type QueryResult = 'answer' | 'nodata' | 'nxdomain' | 'forwarded' | 'cached' | 'servfail' | 'formerr' | 'notimp' | 'refused' | 'badvers' | 'dropped' | 'rate_limited';
@@ -101,6 +101,36 @@ const QR = 0x8000;
 const MAX_MESSAGE = 65535;
 /** TTL of the HINFO that stands for an ANY answer (RFC 8482 section 4.2): it never changes. */
 const ANY_HINFO_TTL = 3600;
+/** Authoritative answers kept ready per zone; a flood of new names only recycles them. */
+const MAX_READY = 10_000;
+/** Question types never answered from the ready answers: they have rules of their own (RFC 8482, refusals). */
+const UNCACHED_TYPES = new Set(['ANY', 'AXFR', 'IXFR']);
+
+/** An authoritative answer kept ready, encoded, for the same question asked again. */
+interface ReadyAnswer {
+  /** Header, question and records, without OPT; the id, RD and RA are set per query. */
+  body: Buffer;
+  /** AA and the rcode. */
+  flags: number;
+  result: QueryResult;
+}
+
+/**
+ * Where the one OPT record of a query ends, with what it says; undefined
+ * when the rest of the message is not exactly one well-formed OPT of
+ * version 0 (the full decoder then has its say).
+ */
+function readOpt(msg: Buffer, at: number): { udpPayloadSize: number; dnssecOk: boolean } | undefined {
+  if (at + 11 > msg.length || msg[at] !== 0 || msg.readUInt16BE(at + 1) !== TYPE_OPT || msg[at + 6] !== 0) return undefined;
+  const end = at + 11 + msg.readUInt16BE(at + 9);
+  if (end > msg.length) return undefined;
+  for (let o = at + 11; o < end;) {
+    if (o + 4 > end) return undefined;
+    o += 4 + msg.readUInt16BE(o + 2);
+    if (o > end) return undefined;
+  }
+  return { udpPayloadSize: msg.readUInt16BE(at + 3), dnssecOk: (msg.readUInt16BE(at + 7) & 0x8000) !== 0 };
+}
 
 /** A response with only a header (and the question, when we could read it): for errors, refusals, slips and truncation. */
 function bareResponse(id: number, queryFlags: number, extraFlags: number, rcode: number, questions: Packet['questions'] = [], additionals: Answer[] = []): Buffer {
@@ -126,6 +156,45 @@ export function createMessageHandler(deps: DnsServerDeps, opts: Pick<DnsServerOp
   const optPlain = optRecord(ednsPayload, false);
   const optDo = optRecord(ednsPayload, true);
   let inflight = 0;
+  // Answers from the zone, by the exact bytes of the question; dropped whenever the zone changes.
+  const ready = new Map<string, ReadyAnswer>();
+  let readyFor: CompiledZone | undefined;
+  let readySerial = -1;
+
+  /** The zone now; the ready answers are forgotten when it is not the one they came from. */
+  function currentZone(): { zone: CompiledZone; serial: number } {
+    const z = deps.zone();
+    if (z.zone !== readyFor || z.serial !== readySerial) {
+      ready.clear();
+      readyFor = z.zone;
+      readySerial = z.serial;
+    }
+    return z;
+  }
+
+  /** A ready answer with this query's id, RD, RA and OPT; undefined when it must take the full path. */
+  function fromReady(msg: Buffer, transport: 'udp' | 'tcp', flags: number, ra: number, ar: number): Buffer | undefined {
+    const qEnd = questionEnd(msg);
+    if (qEnd === undefined) return undefined;
+    let opt: { udpPayloadSize: number; dnssecOk: boolean } | undefined;
+    if (ar === 1 && !(opt = readOpt(msg, qEnd))) return undefined;
+    currentZone();
+    const r = ready.get(msg.toString('latin1', 12, qEnd));
+    if (!r) return undefined;
+    const size = r.body.length + (opt ? 11 : 0);
+    const limit = transport === 'tcp' ? MAX_MESSAGE : opt ? Math.min(ednsPayload, Math.max(512, opt.udpPayloadSize)) : 512;
+    if (size > limit) return undefined;
+    const out = Buffer.allocUnsafe(size);
+    r.body.copy(out, 0);
+    out.writeUInt16BE(msg.readUInt16BE(0), 0);
+    out.writeUInt16BE(r.flags | (flags & packet.RECURSION_DESIRED) | ra, 2);
+    if (opt) {
+      (opt.dnssecOk ? optDo : optPlain).copy(out, r.body.length);
+      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    }
+    count(r.result);
+    return out;
+  }
 
   /** Sends the question upstream and relays the answer, cut to the client's size limit. */
   async function forward(msg: Buffer, query: DecodedPacket, flags: number, qEnd: number, dnssecOk: boolean, ourOpt: Answer[], limit: number): Promise<Buffer> {
@@ -183,6 +252,9 @@ export function createMessageHandler(deps: DnsServerDeps, opts: Pick<DnsServerOp
     if (opcode !== 0) { count('notimp'); return bareResponse(id, flags, ra, RCODE.NOTIMP); }
     const [qd, an, ns, ar] = [msg.readUInt16BE(4), msg.readUInt16BE(6), msg.readUInt16BE(8), msg.readUInt16BE(10)];
     if (qd !== 1 || an !== 0 || ns !== 0 || ar > 2) { count('formerr'); return bareResponse(id, flags, ra, RCODE.FORMERR); }
+    // Most queries ask what was asked a moment ago: answered from bytes kept ready, nothing decoded.
+    const fast = ar <= 1 && verdict === 'send' ? fromReady(msg, transport, flags, ra, ar) : undefined;
+    if (fast) return fast;
 
     let query: DecodedPacket;
     try {
@@ -217,7 +289,7 @@ export function createMessageHandler(deps: DnsServerDeps, opts: Pick<DnsServerOp
     const limit = transport === 'tcp' ? MAX_MESSAGE : opt ? Math.min(ednsPayload, Math.max(512, opt.udpPayloadSize ?? 512)) : 512;
     const minimalAny = (question.type as string) === 'ANY' && transport === 'udp';
 
-    const { zone, serial } = deps.zone();
+    const { zone, serial } = currentZone();
     const r = deps.resolver.resolve({ name: question.name, type: question.type, class: question.class }, zone, serial, deps.random);
     if (r.kind === 'forward') {
       if (!allowed) {
@@ -248,6 +320,10 @@ export function createMessageHandler(deps: DnsServerDeps, opts: Pick<DnsServerOp
     const base = (flags & packet.RECURSION_DESIRED) | ra | answerFlags;
     const result: QueryResult = r.rcode === 'NXDOMAIN' ? 'nxdomain' : answers.length === 0 ? 'nodata' : 'answer';
     const body = packet.encode({ type: 'response', id, flags: base, questions: query.questions, answers, authorities: r.authorities, additionals });
+    if (!r.varies && !UNCACHED_TYPES.has(question.type)) {
+      if (ready.size >= MAX_READY) ready.delete(ready.keys().next().value!);
+      ready.set(msg.toString('latin1', 12, qEnd), { body, flags: answerFlags, result });
+    }
     let out = body;
     if (opt) {
       out = Buffer.concat([body, dnssecOk ? optDo : optPlain]);

@@ -202,4 +202,34 @@ test('hostile input: short, reversed, looping, lying and garbage packets are ref
   assert.equal(packet.decode(ok!).answers?.map((a) => (a as { data: string }).data), ['192.168.1.20']);
 });
 
+test('answers kept ready follow the zone, carry each query\'s id, RD and OPT, and shuffled answers stay shuffled', async () => {
+  let current = { zone: compileZone(snapshot), serial: 1 };
+  const handle = createMessageHandler({
+    resolver: createResolver({ domain: 'internal', ttl: 30, negativeTtl: 10, nsAddresses: [] }),
+    zone: () => current,
+    forwarder: { forward: async () => { throw new Error('no upstream in this test'); }, close() {} },
+    acl: createClientAcl({ interfaces: () => ({}), now: Date.now }, { allow: ['127.0.0.0/8'] }),
+    log: silent,
+  });
+  const ask = async (name: string, extra: Partial<packet.Packet> = {}, transport: 'udp' | 'tcp' = 'udp') => {
+    const id = Math.floor(Math.random() * 65536);
+    const out = await handle(packet.encode({ type: 'query', id, questions: [{ type: 'A', name }], ...extra }), transport, '127.0.0.1');
+    const p = packet.decode(out!);
+    assert.is(p.id, id, 'the id of this query');
+    return p;
+  };
+  const data = (p: packet.Packet) => (p.answers ?? []).map((a) => (a as { data: string }).data);
+  for (let i = 0; i < 3; i++) assert.equal(data(await ask('vm-2.node.internal')), ['192.168.1.20']);
+  const withOpt = await ask('vm-2.node.internal', { flags: packet.RECURSION_DESIRED, additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: packet.DNSSEC_OK } as packet.Answer] });
+  assert.ok((withOpt.flags! & packet.RECURSION_DESIRED) !== 0, 'RD copied');
+  assert.equal(withOpt.additionals?.map((a) => [a.type, (a as { flags?: number }).flags]), [['OPT', packet.DNSSEC_OK]], 'OPT with the DO bit echoed');
+  assert.equal((await ask('vm-2.node.internal')).additionals, [], 'no OPT for a query without one');
+  current = { zone: compileZone({ ...snapshot, nodes: [{ name: 'vm-2', addresses: ['192.168.1.99'], txt: [] }] }), serial: 2 };
+  assert.equal(data(await ask('vm-2.node.internal')), ['192.168.1.99'], 'a new zone, a new answer');
+  current = { zone: compileZone(snapshot), serial: 3 };
+  const orders = new Set<string>();
+  for (let i = 0; i < 40; i++) orders.add(data(await ask('big.service.internal', {}, 'tcp')).slice(0, 3).join());
+  assert.ok(orders.size > 1, 'service answers are shuffled on every query, not frozen');
+});
+
 test.run();
