@@ -20,8 +20,7 @@ import { Registry } from 'prom-client';
 import { createHubMetrics } from './metrics/metrics.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
-import { startDnsServer, type DnsServer, type RateLimitConfig } from '../dns/server.ts';
-import { createClientAcl } from '../dns/client-acl.ts';
+import { startDnsServer, type DnsServer } from '../dns/server.ts';
 import { MUSTER_VERSION, type DeployRequest } from '../protocol/index.ts';
 import { randomBytes } from 'node:crypto';
 import { createJobStore } from './job-store.ts';
@@ -35,6 +34,7 @@ import { createWriteBudget, type WriteBudgetOptions } from './write-budget.ts';
 import { createStorageProbe } from './storage-probe.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { ensureHubTls, type TlsConfig } from './tls.ts';
+import { createAgentBundle } from './agent-bundle.ts';
 import { createSampleHistory } from './sample-history.ts';
 
 export interface HubOptions {
@@ -50,6 +50,8 @@ export interface HubOptions {
   now?: () => number;
   /** Bundled agent to serve at /dl/muster-agent.js (default: dist/muster-agent.js of this checkout). */
   agentBundle?: string;
+  /** The agent installer to serve at /install.sh (default: install/agent-install.sh beside dist/). */
+  installScript?: string;
   /** The DNS server; false for none. */
   dns?: DnsOptions | false;
   /** How long an offline node's series stay on /metrics (default 5 min). */
@@ -81,10 +83,6 @@ export interface DnsOptions {
   ttl?: number;
   /** Negative-answer TTL in seconds (default 10). */
   negativeTtl?: number;
-  /** CIDRs that may have names outside the domain resolved (`--dns-allow`); default loopback and the subnets of this machine's interfaces. */
-  allow?: string[];
-  /** UDP response rate limiting (`--dns-rate-limit`); default 20/s per prefix for clients outside `allow`, false for none. */
-  rateLimit?: RateLimitConfig | false;
 }
 
 /** A hub that is listening. */
@@ -156,6 +154,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
   const probe = createStorageProbe(db);
   const budget = createWriteBudget(now, opts.writeBudget);
+  const agentBundle = opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url));
+  const bundle = createAgentBundle(agentBundle);
   const gateway = createAgentGateway({
     store, tokens, membership, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys,
     storage: commits, probeStorage: () => commits.enqueue(probe), budget,
@@ -168,7 +168,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
   membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
   const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, caHash: tls.caHash, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
-    agentBundle: opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url)) });
+    agentBundle, bundle,
+    installScript: opts.installScript ?? fileURLToPath(new URL('../install/agent-install.sh', import.meta.url)) });
   gateway.start();
   deploys.start();
   alerts.start();
@@ -182,14 +183,13 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     if (opts.dns) {
       const d = opts.dns;
       const upstreams = (d.upstreams ?? systemUpstreams()).filter((u) => !(u.port === d.port && (u.host === d.host || isLoopback(u.host) && isLoopback(d.host))));
-      forwarder = createForwarder({ upstreams, now, onEvent: metrics.onDnsEvent });
-      const acl = createClientAcl({ interfaces: networkInterfaces, now }, d.allow ? { allow: d.allow } : {});
+      forwarder = createForwarder({ upstreams, now });
       const resolver = createResolver({ domain: d.domain ?? 'internal', ttl: d.ttl ?? 30, negativeTtl: d.negativeTtl ?? 10, nsAddresses: advertisedAddresses(d.host) });
-      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, acl, log, count: metrics.onDnsQuery, onEvent: metrics.onDnsEvent, now }, { host: d.host, port: d.port, ...(d.rateLimit !== undefined ? { rateLimit: d.rateLimit } : {}) }).catch((err: NodeJS.ErrnoException) => {
+      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, log, count: metrics.onDnsQuery }, { host: d.host, port: d.port }).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') err.message = `DNS port ${d.host}:${d.port} is already in use; pick another with --dns-listen, or --dns-listen off`;
         throw err;
       });
-      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams, recursionFor: acl.networks(), rateLimit: d.rateLimit ?? 'outside the allowed networks' }, 'DNS listening');
+      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams }, 'DNS listening');
     }
   } catch (err) {
     forwarder?.close();

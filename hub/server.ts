@@ -25,6 +25,7 @@ import type { AlertEngine } from './alerts/engine.ts';
 import { registerAlertRoutes } from './routes/alerts.ts';
 import type { SilenceStore } from './alerts/silences.ts';
 import type { StorageHealth } from './group-commit.ts';
+import type { AgentBundle } from './agent-bundle.ts';
 import type { Membership } from './membership.ts';
 import { registerNodeAdminRoutes } from './routes/node-admin.ts';
 
@@ -55,6 +56,8 @@ export interface ServerDeps {
   version: string;
   /** Path of the bundled agent served at /dl/muster-agent.js, so a new node needs only curl and Node. */
   agentBundle?: string;
+  /** Path of the agent installer served at /install.sh (the one line `muster token create` prints runs it). */
+  installScript?: string;
   deploys: Pick<DeployService, 'submit' | 'get' | 'list' | 'output'>;
   capacity: CapacityDeps;
   alerts: Pick<AlertEngine, 'list'>;
@@ -63,6 +66,8 @@ export interface ServerDeps {
   storage?: { health(): StorageHealth };
   /** /metrics and service discovery without a token (`--metrics-public`). */
   metricsPublic?: boolean;
+  /** The bundle agents upgrade to, and the upgrades in flight (GET /agents, POST /agents/upgrade). */
+  bundle?: AgentBundle;
   /** HTTPS and WSS (the hub's default); absent, plain HTTP (`--no-tls`). `caPem` is served at /cacerts. */
   tls?: { key: Buffer; cert: Buffer; caPem?: string; caHash?: string };
 }
@@ -119,6 +124,21 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return reply.code(404).send({ error: { code: 'MUSTER_ERR_NO_AGENT_BUNDLE', message: 'this hub has no agent bundle; run `npm run build` where the hub runs' } });
     }
     return reply.type('text/javascript; charset=utf-8').send(createReadStream(deps.agentBundle));
+  });
+
+  // The installer checks the bundle against this before it installs it; in sha256sum's format, so `sha256sum -c` takes it too.
+  app.get('/dl/muster-agent.js.sha256', async (_req, reply) => {
+    const info = deps.bundle?.info();
+    if (!info) return reply.code(404).send({ error: { code: 'MUSTER_ERR_NO_AGENT_BUNDLE', message: 'this hub has no agent bundle; run `npm run build` where the hub runs' } });
+    return reply.type('text/plain; charset=utf-8').send(`${info.sha256}  muster-agent.js\n`);
+  });
+
+  // Public like /cacerts: it holds no secrets, and the one line that runs it fetches it over the pinned CA.
+  app.get('/install.sh', async (_req, reply) => {
+    if (!deps.installScript || !existsSync(deps.installScript)) {
+      return reply.code(404).send({ error: { code: 'MUSTER_ERR_NO_INSTALLER', message: 'this hub has no agent installer (install/agent-install.sh is missing from its package)' } });
+    }
+    return reply.type('text/x-shellscript; charset=utf-8').send(createReadStream(deps.installScript));
   });
 
   /**
