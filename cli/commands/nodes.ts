@@ -97,7 +97,7 @@ export async function nodesCommand(argv: string[], io: Io): Promise<number> {
   const res = await api.get<{ nodes: NodeSummaryView[] }>('/api/v1/nodes');
   if (values.json) { io.out(JSON.stringify(res, null, 2) + '\n'); return 0; }
   if (res.nodes.length === 0) {
-    io.out('No nodes yet. Join one with: muster token create --role agent, then muster agent --hub URL --join TOKEN\n');
+    io.out('No nodes yet. Add one: muster token create --role agent prints the line to run on it.\n');
     return 0;
   }
   io.out(table(

@@ -4,6 +4,7 @@ import { CliError, resolveClient } from '../config.ts';
 import { parseFlags } from '../args.ts';
 import { table } from '../format.ts';
 import type { Io } from '../io.ts';
+import { agentInstallLine } from '../install-line.ts';
 
 export const TOKEN_USAGE = `Usage:
   muster token create [--role agent|admin|metrics] [--ttl 1h] [--uses N] [--replace NAME] [--label TEXT] [--json]
@@ -56,9 +57,12 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       const limits = [res.expiresAt ? `expires ${res.expiresAt}` : 'no expiry', ...(res.usesLeft ? [`${res.usesLeft} join${res.usesLeft === 1 ? '' : 's'}`] : []), ...(res.replace ? [`replaces node ${res.replace}`] : [])];
       if (!values.json) io.err(`token ${res.id} (role ${res.role}, ${limits.join(', ')})\n`);
       if (!values.json && res.role === 'agent') {
-        // The pin goes with every join command: the agent refuses any hub whose CA does not match it.
-        io.err(`join a node (Node.js >= 18 there; the agent from ${client.hub}/dl/muster-agent.js):\n`
-          + `  node muster-agent.js --hub ${client.hub} --join ${res.token}${res.caHash ? ` --ca-hash ${res.caHash}` : ''}\n`);
+        // The pin goes with every join command: nothing is fetched from, and the agent talks to no, hub whose CA does not match it.
+        // A replacement token is for one name only, so the line says it: the new machine may have another host name.
+        const line = agentInstallLine({ hub: client.hub, token: res.token, caHash: res.caHash, ...(res.replace ? { agentFlags: ['--name', res.replace] } : {}) });
+        const host = new URL(client.hub).hostname;
+        io.err(`add a node: run this there, as root or a user with sudo (Debian, Ubuntu or Raspberry Pi OS with systemd; more agent flags such as --name, --label K=V or --no-deploy go at the end):\n\n${line}\n\n`);
+        if (/^(127\.|\[::1\]$|localhost$)/.test(host)) io.err(`note: ${host} is this machine's loopback address; on another node put the hub's address there (the hub's certificate names it: muster hub --tls-san)\n`);
       }
       // Shown with --json too: the warning goes to stderr, the answer to stdout.
       if (res.role === 'agent' && res.expiresAt === null) {

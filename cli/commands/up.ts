@@ -13,6 +13,7 @@ import { CliError, writeClientConfig } from '../config.ts';
 import { tlsFlags, untilSignal } from './hub.ts';
 import type { Io } from '../io.ts';
 import { DNS_FLAGS, DNS_USAGE, parseDnsFlags } from '../dns-flags.ts';
+import { agentInstallLine } from '../install-line.ts';
 
 export const UP_USAGE = `Usage: muster up [options]
 
@@ -80,11 +81,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   });
   const configFile = writeClientConfig(io.env, { hub: local, token: hub.adminToken, ...(hub.caFile ? { caFile: hub.caFile } : {}) });
   const reach = `${scheme}://${host === '0.0.0.0' || host === '::' ? lanAddress() : local.replace(/^https?:\/\//, '').replace(/:\d+$/, '')}:${hub.port}`;
-  const pin = hub.caHash ? ` --ca-hash ${hub.caHash}` : '';
-  // curl checks the download against the same CA the agent pins: fetch it first, check its hash, then use it.
-  const fetchAgent = hub.caHash
-    ? `curl -fsSk ${reach}/cacerts -o muster-ca.crt && [ "sha256:$(openssl x509 -in muster-ca.crt -outform der | sha256sum | cut -d' ' -f1)" = "${hub.caHash}" ] && curl -fsS --cacert muster-ca.crt -o muster-agent.js ${reach}/dl/muster-agent.js`
-    : `curl -fsSLo muster-agent.js ${reach}/dl/muster-agent.js`;
+  const installLine = agentInstallLine({ hub: reach, token: joinToken, caHash: hub.caHash });
   io.out([
     `muster ${MUSTER_VERSION} is up.`,
     ``,
@@ -95,8 +92,10 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     ...(dns ? [`  DNS          ${dns.host}:${hub.dnsPort} udp/tcp, domain ${dns.domain}   try: dig @${dns.host} -p ${hub.dnsPort} ${agentConfig.name.toLowerCase()}.node.${dns.domain}`] : []),
     ``,
     `See the fleet:   npx muster nodes`,
-    `Join another node (Node.js >= 18 there; token valid 24 h):`,
-    `  ${fetchAgent} && node muster-agent.js --hub ${reach} --join ${joinToken}${pin} --state ./muster-agent-state`,
+    `Add another node: run this there, as root or a user with sudo (Debian, Ubuntu or Raspberry Pi OS`,
+    `with systemd; the token is valid 24 h; agent flags such as --name or --label K=V go at the end):`,
+    ``,
+    installLine,
     ``,
     `Press Ctrl-C to stop.`,
     ``,

@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, freePort, tempDir, waitFor } from '../helpers/processes.ts';
+import { agentInstallLine } from '../../cli/install-line.ts';
 
 const home = tempDir('cli-home');
 const env = { ...process.env, MUSTER_CONFIG: join(home, 'client.json'), MUSTER_HUB: '', MUSTER_TOKEN: '' };
@@ -39,10 +40,14 @@ test('muster up prints the API, the admin token and a one-line join command, and
   assert.match(upOutput, /API +https:\/\/127\.0\.0\.1:\d+/);
   assert.match(upOutput, /admin token +muster_[a-z0-9]{12}_/);
   assert.match(upOutput, /DNS +127\.0\.0\.1:\d+ udp\/tcp, domain internal +try: dig @127\.0\.0\.1 -p \d+ local\.node\.internal/);
-  // The join command pins the hub's CA, and checks the download against it too.
+  // The one-line install, on a line of its own, pins the hub's CA (test/install/agent-service.test.ts runs it).
   const pin = /--ca-hash (sha256:[0-9a-f]{64})/.exec(upOutput)?.[1];
   assert.ok(pin, 'the join command carries the CA pin');
-  assert.match(upOutput, /curl -fsSk https:\/\/\S+\/cacerts -o muster-ca\.crt .* curl -fsS --cacert muster-ca\.crt -o muster-agent\.js https:\/\/\S+\/dl\/muster-agent\.js && node muster-agent\.js --hub https:\/\/\S+ --join muster_\S+ --ca-hash sha256:/);
+  const line = upOutput.split('\n').find((l) => l.startsWith('curl '));
+  const token = /--join (muster_\S+)/.exec(line ?? '')?.[1];
+  const hub = /--hub (https:\/\/\S+)/.exec(line ?? '')?.[1];
+  assert.ok(line && token && hub, upOutput);
+  assert.is(line, agentInstallLine({ hub: hub!, token: token!, caHash: pin }));
   assert.is(statSync(join(data, 'admin.token')).mode & 0o777, 0o600);
   assert.is(statSync(join(home, 'client.json')).mode & 0o777, 0o600);
 });
