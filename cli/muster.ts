@@ -28,6 +28,7 @@ Commands:
   silence   hold back alert email: muster silence add --node X --for 2h --comment why
   token     create, list and revoke join tokens and node credentials
   agents    agent versions; push the hub's agent to nodes: muster agents upgrade --all
+  install   run the hub as a systemd service: sudo muster install hub (uninstall: muster uninstall hub)
 
 Run 'muster <command> --help' for a command's options. The CLI finds the hub
 through --hub/--token, MUSTER_HUB/MUSTER_TOKEN, or the config 'muster up' writes.
@@ -56,6 +57,8 @@ const COMMANDS: Record<string, Command> = {
   alerts: async (a, io) => (await import('./commands/alerts.ts')).alertsCommand(a, io),
   silence: async (a, io) => (await import('./commands/alerts.ts')).silenceCommand(a, io),
   agents: async (a, io) => (await import('./commands/agents.ts')).agentsCommand(a, io),
+  install: async (a, io) => (await import('./commands/install.ts')).installCommand(a, io),
+  uninstall: async (a, io) => (await import('./commands/install.ts')).uninstallCommand(a, io),
   agent: async (argv, io) => (await import('../agent/main.ts')).runAgentCommand({ argv, env: io.env, out: io.out, err: io.err }),
 };
 
