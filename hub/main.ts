@@ -35,6 +35,7 @@ import { createStorageProbe } from './storage-probe.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { ensureHubTls, type TlsConfig } from './tls.ts';
 import { createAgentBundle } from './agent-bundle.ts';
+import { createAgentUpgrades } from './agent-upgrades.ts';
 import { createSampleHistory } from './sample-history.ts';
 
 export interface HubOptions {
@@ -156,9 +157,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const budget = createWriteBudget(now, opts.writeBudget);
   const agentBundle = opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url));
   const bundle = createAgentBundle(agentBundle);
+  const upgrades = createAgentUpgrades({ nodes: () => store.listNodes(), send: (nodeId, msg) => gateway.sendTo(nodeId, msg), bundle, now, log });
   const gateway = createAgentGateway({
     store, tokens, membership, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys,
-    storage: commits, probeStorage: () => commits.enqueue(probe), budget,
+    storage: commits, probeStorage: () => commits.enqueue(probe), budget, upgrades,
   }, opts.gateway);
   const history = createSampleHistory(db);
   const capacity = { store, history, inventory, recentJobs: () => jobs.list(200), now };
@@ -168,7 +170,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
   membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
   const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, caHash: tls.caHash, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
-    agentBundle, bundle,
+    agentBundle, bundle, upgrades,
     installScript: opts.installScript ?? fileURLToPath(new URL('../install/agent-install.sh', import.meta.url)) });
   gateway.start();
   deploys.start();

@@ -26,6 +26,8 @@ import { registerAlertRoutes } from './routes/alerts.ts';
 import type { SilenceStore } from './alerts/silences.ts';
 import type { StorageHealth } from './group-commit.ts';
 import type { AgentBundle } from './agent-bundle.ts';
+import type { AgentUpgrades } from './agent-upgrades.ts';
+import { registerAgentRoutes } from './routes/agents.ts';
 import type { Membership } from './membership.ts';
 import { registerNodeAdminRoutes } from './routes/node-admin.ts';
 
@@ -68,6 +70,7 @@ export interface ServerDeps {
   metricsPublic?: boolean;
   /** The bundle agents upgrade to, and the upgrades in flight (GET /agents, POST /agents/upgrade). */
   bundle?: AgentBundle;
+  upgrades?: Pick<AgentUpgrades, 'request' | 'list'>;
   /** HTTPS and WSS (the hub's default); absent, plain HTTP (`--no-tls`). `caPem` is served at /cacerts. */
   tls?: { key: Buffer; cert: Buffer; caPem?: string; caHash?: string };
 }
@@ -279,6 +282,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
     registerNodeAdminRoutes(api, { membership: deps.membership });
     registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
+    if (deps.upgrades && deps.bundle) registerAgentRoutes(api, { store, bundle: deps.bundle, upgrades: deps.upgrades });
     registerAlertRoutes(api, { alerts: deps.alerts, silences: deps.silences, now: deps.now });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 

@@ -161,7 +161,18 @@ if [ -f "$STATE/join-token" ]; then
   fi
 fi
 
-# 3. The agent. MUSTER_AGENT_HOME tells it that it runs as this service and may swap in
+# 3. An upgrade on probation (agent/upgrade.ts): the new bundle had a minute to reach
+#    the hub, and deletes upgrade.pending when it does. Past that minute (it crashed at
+#    start, or could not connect and gave up), the previous bundle goes back in place.
+if [ -f "$DIR/upgrade.pending" ] && [ -f "$DIR/muster-agent.js.prev" ]; then
+  if [ $(($(date +%s) - $(stat -c %Y "$DIR/upgrade.pending"))) -gt 60 ]; then
+    mv -f "$DIR/muster-agent.js.prev" "$DIR/muster-agent.js"
+    rm -f "$DIR/upgrade.pending"
+    echo "muster-agent: the upgraded agent did not reach the hub within a minute; the previous one is back" >&2
+  fi
+fi
+
+# 4. The agent. MUSTER_AGENT_HOME tells it that it runs as this service and may swap in
 #    an upgrade the hub pushes (agent/upgrade.ts: muster-agent.js, .prev, upgrade.pending).
 MUSTER_AGENT_HOME=$DIR
 export MUSTER_AGENT_HOME
