@@ -174,4 +174,30 @@ export const MIGRATIONS: readonly string[] = [
   -- An admin's consent (muster nodes replace) to hand the name to the next join, until this time (ms).
   ALTER TABLE nodes ADD COLUMN replace_until INTEGER;
   `,
+  `
+  -- A team on one hub (issue 18): a deployer token's scope, as JSON
+  -- {"services": ["web-*"], "nodes": {"tier": ["web"]}}; NULL for every other role.
+  ALTER TABLE tokens ADD COLUMN scope_json TEXT;
+  -- Who did what: every write through the API and every refusal. Append-only
+  -- but for pruning past the retention (90 days by default). Names, not
+  -- token secrets: who is the token's name, token_id which token it was.
+  CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    ts          INTEGER NOT NULL,
+    who         TEXT NOT NULL,
+    token_id    TEXT,
+    role        TEXT,
+    action      TEXT NOT NULL,
+    target      TEXT,
+    method      TEXT,
+    path        TEXT,
+    address     TEXT,
+    outcome     TEXT NOT NULL,
+    status      INTEGER,
+    code        TEXT,
+    detail_json TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX audit_ts ON audit(ts);
+  CREATE INDEX audit_who_ts ON audit(who, ts);
+  `,
 ];

@@ -73,8 +73,22 @@ export interface UsePoint {
   memUsed: number | null;
 }
 
-/** admin: the API; agent: joining nodes; node: one node's credential; metrics: scraping /metrics. */
-export type TokenRole = 'admin' | 'agent' | 'node' | 'metrics';
+/**
+ * admin: everything; deployer: reads, and deploys within a scope; viewer:
+ * reads; metrics: scraping /metrics; agent: joining nodes; node: one node's
+ * credential. What each may call is in hub/access.ts.
+ */
+export type TokenRole = 'admin' | 'deployer' | 'viewer' | 'metrics' | 'agent' | 'node';
+
+/**
+ * What a deployer may touch: services whose name matches one of `services`
+ * (globs: `web-*`), on nodes whose labels match `nodes` (every key, any of its
+ * values; empty: every node).
+ */
+export interface TokenScope {
+  services: string[];
+  nodes: Record<string, string[]>;
+}
 
 /** A token as stored: the secret itself is never kept, only its SHA-256. */
 export interface TokenRecord {
@@ -93,6 +107,8 @@ export interface TokenRecord {
   uses: number;
   /** The only node name a join token may take, replacing that node; null: any new name. */
   replaceNode: string | null;
+  /** A deployer's scope; null for every other role. */
+  scope: TokenScope | null;
 }
 
 /** Everything the hub persists. */
@@ -218,7 +234,7 @@ interface NodeRow {
 interface TokenRow {
   id: string; role: TokenRole; hash: string; node_id: number | null; label: string;
   created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null;
-  max_uses: number | null; uses: number; replace_node: string | null;
+  max_uses: number | null; uses: number; replace_node: string | null; scope_json: string | null;
 }
 
 const sumLost = (l: LostCounts) => l.overflow + l.expired + l.corrupt + l.renumbered + l.unwritten;
@@ -254,6 +270,7 @@ const toToken = (r: TokenRow): TokenRecord => ({
   id: r.id, role: r.role, hash: r.hash, nodeId: r.node_id, label: r.label,
   createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
   maxUses: r.max_uses, uses: r.uses, replaceNode: r.replace_node,
+  scope: r.scope_json === null ? null : JSON.parse(r.scope_json) as TokenScope,
 });
 
 const HOUR = 3_600_000;
@@ -312,8 +329,8 @@ export function createStore(opts: StoreOptions): Store {
         cpu_avg = ${weightedAvg('cpu_avg')}, cpu_p95 = MAX(cpu_p95, excluded.cpu_p95), cpu_max = MAX(cpu_max, excluded.cpu_max),
         mem_avg = ${weightedAvg('mem_avg')}, mem_p95 = MAX(mem_p95, excluded.mem_p95), mem_max = MAX(mem_max, excluded.mem_max)`),
     deleteRaw: db.prepare('DELETE FROM samples WHERE ts < ?'),
-    insertToken: db.prepare(`INSERT INTO tokens (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at, max_uses, uses, replace_node)
-      VALUES (@id, @role, @hash, @nodeId, @label, @createdAt, @expiresAt, @revokedAt, @lastUsedAt, @maxUses, @uses, @replaceNode)`),
+    insertToken: db.prepare(`INSERT INTO tokens (id, role, hash, node_id, label, created_at, expires_at, revoked_at, last_used_at, max_uses, uses, replace_node, scope_json)
+      VALUES (@id, @role, @hash, @nodeId, @label, @createdAt, @expiresAt, @revokedAt, @lastUsedAt, @maxUses, @uses, @replaceNode, @scopeJson)`),
     token: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE id = ?'),
     tokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
     revoke: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
@@ -497,7 +514,7 @@ export function createStore(opts: StoreOptions): Store {
     samplePoints: (nodeId, since, limit) =>
       q.points.all(nodeId, since, limit).map((r) => ({ seq: r.seq, ts: r.ts, cpuUsed: r.cpu_used, memUsed: r.mem_used })),
     rollup: (rawBefore) => rollup(rawBefore),
-    insertToken: (t) => void q.insertToken.run(t),
+    insertToken: ({ scope, ...t }) => void q.insertToken.run({ ...t, scopeJson: scope === null ? null : JSON.stringify(scope) }),
     getToken: (id) => { const r = q.token.get(id); return r && toToken(r); },
     listTokens: () => q.tokens.all().map(toToken),
     revokeToken(id, now) {

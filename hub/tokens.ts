@@ -1,10 +1,11 @@
 /**
- * Bearer tokens: admin tokens for the API, agent join tokens, metrics tokens
- * for scrapers, and per-node credentials handed out at join. A token is
+ * Bearer tokens: people's tokens for the API (admin, deployer, viewer; the
+ * label is the person's name), agent join tokens, metrics tokens for
+ * scrapers, and per-node credentials handed out at join. A token is
  * `muster_<id>_<secret>`; only the SHA-256 of the secret is stored.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Store, TokenRecord, TokenRole } from './store.ts';
+import type { Store, TokenRecord, TokenRole, TokenScope } from './store.ts';
 import { tokenNotFound } from './errors.ts';
 
 export interface TokenServiceDeps {
@@ -21,6 +22,8 @@ export interface CreateTokenOptions {
   maxUses?: number;
   /** The one node name a join token may take over (`muster token create --replace NAME`). */
   replaceNode?: string;
+  /** What a deployer may touch (`--services`, `--nodes`). */
+  scope?: TokenScope;
 }
 
 /** Why a presented token was refused; the reasons past `unknown` are told only to a caller who holds the secret. */
@@ -89,7 +92,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       const record: TokenRecord = {
         id, role, hash: hashSecret(secret), nodeId: opts.nodeId ?? null, label: opts.label ?? '',
         createdAt: t, expiresAt: ttlMs > 0 ? t + ttlMs : null, revokedAt: null, lastUsedAt: null,
-        maxUses: opts.maxUses ?? null, uses: 0, replaceNode: opts.replaceNode ?? null,
+        maxUses: opts.maxUses ?? null, uses: 0, replaceNode: opts.replaceNode ?? null, scope: opts.scope ?? null,
       };
       store.insertToken(record);
       return { token: `muster_${id}_${secret}`, record };

@@ -176,10 +176,20 @@ test('the migration keeps existing tokens and lets the new roles in', () => {
   const s = createStore({ path });
   assert.equal({ ...s.getToken('aaaaaaaaaaaa')!, hash: 'h' }, {
     id: 'aaaaaaaaaaaa', role: 'agent', hash: 'h', nodeId: null, label: '', createdAt: 1, expiresAt: null, revokedAt: null, lastUsedAt: null,
-    maxUses: null, uses: 0, replaceNode: null,
+    maxUses: null, uses: 0, replaceNode: null, scope: null,
   });
-  s.insertToken({ id: 'bbbbbbbbbbbb', role: 'metrics', hash: 'h', nodeId: null, label: '', createdAt: 2, expiresAt: null, revokedAt: null, lastUsedAt: null, maxUses: null, uses: 0, replaceNode: null });
+  s.insertToken({ id: 'bbbbbbbbbbbb', role: 'metrics', hash: 'h', nodeId: null, label: '', createdAt: 2, expiresAt: null, revokedAt: null, lastUsedAt: null, maxUses: null, uses: 0, replaceNode: null, scope: null });
   assert.is(s.getToken('bbbbbbbbbbbb')!.role, 'metrics');
+  s.close();
+});
+
+test('a deployer token keeps its scope; a viewer has none', () => {
+  const s = createStore({ path: ':memory:' });
+  const base = { hash: 'h', nodeId: null, createdAt: 3, expiresAt: null, revokedAt: null, lastUsedAt: null, maxUses: null, uses: 0, replaceNode: null };
+  s.insertToken({ ...base, id: 'cccccccccccc', role: 'deployer', label: 'alice', scope: { services: ['web-*'], nodes: { tier: ['web', 'edge'] } } });
+  s.insertToken({ ...base, id: 'dddddddddddd', role: 'viewer', label: 'bob', scope: null });
+  assert.equal(s.getToken('cccccccccccc')!.scope, { services: ['web-*'], nodes: { tier: ['web', 'edge'] } });
+  assert.is(s.getToken('dddddddddddd')!.scope, null);
   s.close();
 });
 
