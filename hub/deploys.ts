@@ -24,6 +24,8 @@ export interface DeployServiceDeps {
   log: Logger;
   /** A fresh job id (random); injected so tests can name jobs. */
   newId: () => string;
+  /** Hears of every job that ended, as stored then: the audit log records how each deploy ended, under who asked. */
+  onEnd?: (job: JobRecord) => void;
 }
 
 export interface DeployServiceOptions {
@@ -76,6 +78,7 @@ export function createDeployService(deps: DeployServiceDeps, opts: DeployService
     jobs.update(job.id, state, now(), { message, ...(containerId ? { containerId } : {}) });
     say(job.id, `${state}: ${message}`);
     log.info({ job: job.id, node: job.node, state, message }, 'deploy job ended');
+    deps.onEnd?.(jobs.get(job.id) ?? { ...job, state, message });
   };
 
   const trySend = (job: JobRecord): boolean => {

@@ -21,8 +21,14 @@ const define = (code: string, statusCode: number) => (message: string, cause?: u
 
 /** The request carries no bearer token, or one the hub does not know. */
 export const unauthorized = define('MUSTER_ERR_UNAUTHORIZED', 401);
-/** The token is valid but its role may not do this (an agent credential calling the API). */
+/**
+ * The token is valid but may not do this: its role lacks the permission, or a
+ * deployer's scope leaves the service or node out. `details.permission` names
+ * what was missing.
+ */
 export const forbidden = define('MUSTER_ERR_FORBIDDEN', 403);
+/** A route was registered with no line in hub/access.ts's ROUTES: the hub will not serve a route nobody said who may call. */
+export const routeWithoutAccess = define('MUSTER_ERR_ROUTE_WITHOUT_ACCESS', 500);
 /** No node with that name. */
 export const nodeNotFound = define('MUSTER_ERR_NODE_NOT_FOUND', 404);
 /** No service with that name; `details.suggestions` holds close matches. */

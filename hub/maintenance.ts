@@ -1,14 +1,18 @@
 /**
  * Periodic upkeep of the store: raw samples older than the retention are
- * rolled into hourly rows, and events past their retention are deleted.
+ * rolled into hourly rows, and events and audit entries past their retention
+ * are deleted.
  */
 import type { Store } from './store.ts';
 import type { WorkloadStore } from './workload-store.ts';
 import type { Logger } from './agent-gateway.ts';
+import { DEFAULT_AUDIT_RETENTION_MS, type AuditLog } from './audit.ts';
 
 export interface MaintenanceDeps {
   store: Pick<Store, 'rollup'>;
   events: Pick<WorkloadStore, 'pruneEvents'>;
+  /** The audit log; absent, nothing to prune there. */
+  audit?: Pick<AuditLog, 'prune'>;
   now: () => number;
   log: Logger;
 }
@@ -18,6 +22,8 @@ export interface MaintenanceOptions {
   rawRetentionMs?: number;
   /** Events are kept this long (default 30 days). */
   eventRetentionMs?: number;
+  /** Audit entries are kept this long (default 90 days). */
+  auditRetentionMs?: number;
   /** How often to run (default 10 min). */
   everyMs?: number;
 }
@@ -26,6 +32,7 @@ export interface MaintenanceOptions {
 export function createMaintenance(deps: MaintenanceDeps, opts: MaintenanceOptions = {}) {
   const retention = opts.rawRetentionMs ?? 48 * 3_600_000;
   const eventRetention = opts.eventRetentionMs ?? 30 * 86_400_000;
+  const auditRetention = opts.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS;
   const every = opts.everyMs ?? 10 * 60_000;
   let timer: NodeJS.Timeout | undefined;
   const runOnce = () => {
@@ -41,6 +48,12 @@ export function createMaintenance(deps: MaintenanceDeps, opts: MaintenanceOption
       if (pruned > 0) deps.log.info({ pruned }, 'deleted events past their retention');
     } catch (err) {
       deps.log.error({ err }, 'event pruning failed');
+    }
+    try {
+      const pruned = deps.audit?.prune(deps.now() - auditRetention) ?? 0;
+      if (pruned > 0) deps.log.info({ pruned }, 'deleted audit entries past their retention');
+    } catch (err) {
+      deps.log.error({ err }, 'audit pruning failed');
     }
     return removed;
   };

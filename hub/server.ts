@@ -3,13 +3,17 @@
  * tests call `inject()` or listen on port 0; only hub/main.ts listens for real.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { AGENT_PATH, MAX_FRAME_BYTES } from '../protocol/index.ts';
 import type { Store } from './store.ts';
 import type { TokenService } from './tokens.ts';
 import type { AgentGateway, Logger } from './agent-gateway.ts';
-import { MusterError, badRequest, forbidden, nodeNotFound, unauthorized } from './errors.ts';
+import { MusterError, badRequest, nodeNotFound } from './errors.ts';
+import { createAccessControl, formatScope, parseScope, scopeNodeList } from './access.ts';
+import type { AuditLog } from './audit.ts';
+import { registerTeamRoutes } from './routes/team.ts';
+import type { TokenRole } from './store.ts';
 import { nodeDetail, nodeSummary } from './views.ts';
 import { parseDuration } from './durations.ts';
 import type { Inventory } from './inventory.ts';
@@ -31,12 +35,6 @@ import { registerAgentRoutes } from './routes/agents.ts';
 import type { Membership } from './membership.ts';
 import { registerNodeAdminRoutes } from './routes/node-admin.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Label (or id) of the admin token that made the request, for deploy jobs' "asked by". */
-    caller: string | null;
-  }
-}
 import type { HubMetrics } from './metrics/metrics.ts';
 
 export interface ServerDeps {
@@ -44,6 +42,8 @@ export interface ServerDeps {
   /** A node's use by the hour, for `samples?resolution=1h`. */
   history: Pick<SampleHistory, 'hourly'>;
   tokens: TokenService;
+  /** Who did what: every write through the API and every refusal (GET /audit reads it). */
+  audit: Pick<AuditLog, 'record' | 'list'>;
   /** Replacing and removing nodes. */
   membership: Pick<Membership, 'allowReplacement' | 'remove'>;
   gateway: AgentGateway;
@@ -76,6 +76,8 @@ export interface ServerDeps {
 }
 
 const WEEK_MS = 7 * 86_400_000;
+/** Roles a token can be made for through the API; node credentials are made at join. */
+const CREATABLE_ROLES: readonly TokenRole[] = ['agent', 'admin', 'deployer', 'viewer', 'metrics'];
 /** Most joins one token may allow: beyond any fleet this hub is for. */
 const MAX_USES = 100_000;
 const percent = (f: number | null) => (f === null ? null : Math.round(f * 1000) / 10);
@@ -95,6 +97,8 @@ function hourView(h: HourPoint) {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { store, tokens, gateway } = deps;
   const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: 64 * 1024, ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert } } : {}) });
+  // First, so that every route registered below gets its line of hub/access.ts's ROUTES, or stops the hub.
+  createAccessControl({ tokens, audit: deps.audit, now: deps.now, metricsPublic: deps.metricsPublic ?? false }).install(app);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof MusterError) {
@@ -144,25 +148,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.type('text/x-shellscript; charset=utf-8').send(createReadStream(deps.installScript));
   });
 
-  /**
-   * /metrics and Prometheus service discovery: a metrics or admin token, unless
-   * the hub was started with --metrics-public. A render of every node is work
-   * on the hub's only thread, and what runs where is worth keeping to oneself.
-   */
-  const requireMetrics = async (req: FastifyRequest) => {
-    if (deps.metricsPublic) return;
-    const header = req.headers.authorization;
-    if (!header) throw unauthorized('missing bearer token: /metrics needs a metrics token (muster token create --role metrics), or start the hub with --metrics-public');
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const record = m ? tokens.verify(m[1]!) : undefined;
-    if (!record) throw unauthorized('bearer token unknown, expired or revoked');
-    if (record.role !== 'metrics' && record.role !== 'admin') throw forbidden(`a token of role '${record.role}' cannot scrape; use a metrics token (muster token create --role metrics)`);
-  };
-  await app.register(async (scrape) => {
-    scrape.addHook('onRequest', requireMetrics);
-    registerMetricsRoute(scrape, deps.metrics);
-    registerPrometheusSd(scrape, { store, inventory: deps.inventory }, '/api/v1/sd/prometheus');
-  });
+  // /metrics and service discovery want a metrics or admin token unless --metrics-public (hub/access.ts): a render
+  // of every node is work on the hub's only thread, and what runs where is worth keeping to oneself.
+  registerMetricsRoute(app, deps.metrics);
+  registerPrometheusSd(app, { store, inventory: deps.inventory }, '/api/v1/sd/prometheus');
 
   // The CA agents pin (k3s serves its own the same way): public, and worthless without the pin to check it against.
   app.get('/cacerts', async (_req, reply) => {
@@ -181,20 +170,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     };
   });
 
-  const requireAdmin = async (req: FastifyRequest) => {
-    const header = req.headers.authorization;
-    if (!header) throw unauthorized('missing bearer token: send "Authorization: Bearer <admin token>"');
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const record = m ? tokens.verify(m[1]!) : undefined;
-    if (!record) throw unauthorized('bearer token unknown, expired or revoked');
-    if (record.role !== 'admin') throw forbidden(`a token of role '${record.role}' cannot call the API; use an admin token`);
-    req.caller = record.label || `token ${record.id}`;
-  };
-  app.decorateRequest('caller', null);
-
+  // Who may call each route of the API is in hub/access.ts, not here.
   await app.register(async (api) => {
-    api.addHook('onRequest', requireAdmin);
-
     api.get('/nodes', async () => ({ nodes: store.listNodes().map((n) => nodeSummary(store, n)) }));
 
     api.get<{ Params: { name: string } }>('/nodes/:name', async (req) => {
@@ -233,7 +210,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
     api.get('/tokens', async () => ({
       tokens: tokens.list().map((t) => ({
-        id: t.id, role: t.role, label: t.label, node: t.nodeId === null ? null : store.getNodeById(t.nodeId)?.name ?? null,
+        id: t.id, role: t.role, name: t.label, label: t.label, scope: t.scope && { services: t.scope.services, nodes: scopeNodeList(t.scope) }, node: t.nodeId === null ? null : store.getNodeById(t.nodeId)?.name ?? null,
         createdAt: new Date(t.createdAt).toISOString(),
         expiresAt: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
         revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
@@ -242,18 +219,24 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       })),
     }));
 
-    api.post<{ Body: { role?: unknown; ttl?: unknown; label?: unknown; uses?: unknown; replace?: unknown } }>('/tokens', async (req, reply) => {
+    api.post<{ Body: { role?: unknown; ttl?: unknown; name?: unknown; label?: unknown; uses?: unknown; replace?: unknown; services?: unknown; nodes?: unknown } }>('/tokens', async (req, reply) => {
       const body = req.body ?? {};
       if (typeof body !== 'object') throw badRequest('body must be a JSON object');
       const role = body.role ?? 'agent';
-      if (role !== 'agent' && role !== 'admin' && role !== 'metrics') throw badRequest(`role must be 'agent', 'admin' or 'metrics', not ${JSON.stringify(role)}`);
+      if (typeof role !== 'string' || !CREATABLE_ROLES.includes(role as TokenRole)) throw badRequest(`role must be one of ${CREATABLE_ROLES.join(', ')}, not ${JSON.stringify(role)}`);
+      // A person's token carries their name: it is who the audit log, jobs and silences name. `label` is its older spelling.
+      if (body.name !== undefined && body.label !== undefined && body.name !== body.label) throw badRequest('give name or label, not both');
+      const name = body.name ?? body.label;
+      if (name !== undefined && (typeof name !== 'string' || name.length > 200)) throw badRequest('name must be a string of at most 200 characters');
+      if ((role === 'viewer' || role === 'deployer') && (typeof name !== 'string' || !name.trim())) throw badRequest(`a ${role} token belongs to a person: give its name (muster token create --role ${role} --name NAME)`);
+      if (role !== 'deployer' && (body.services !== undefined || body.nodes !== undefined)) throw badRequest('services and nodes scope deployer tokens only');
+      const scope = role === 'deployer' ? parseScope(body.services, body.nodes) : undefined;
       // Absent: the role's default (join tokens an hour, see DEFAULT_TTL_MS); never has to be asked for, as 0.
       let ttlMs: number | undefined;
       if (body.ttl !== undefined && body.ttl !== null) {
         ttlMs = body.ttl === 0 || body.ttl === '0' ? 0 : typeof body.ttl === 'string' ? parseDuration(body.ttl) : undefined;
         if (ttlMs === undefined || (ttlMs === 0 && body.ttl !== 0 && body.ttl !== '0')) throw badRequest(`ttl must look like 30m, 1h or 7d, or be 0 for never, not ${JSON.stringify(body.ttl)}`);
       }
-      if (body.label !== undefined && (typeof body.label !== 'string' || body.label.length > 200)) throw badRequest('label must be a string of at most 200 characters');
       let replaceNode: string | undefined;
       if (body.replace !== undefined && body.replace !== null) {
         if (role !== 'agent') throw badRequest('replace is for join tokens (role agent)');
@@ -267,13 +250,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         if (typeof body.uses !== 'number' || !Number.isInteger(body.uses) || body.uses < 1 || body.uses > MAX_USES) throw badRequest(`uses must be a whole number from 1 to ${MAX_USES}, not ${JSON.stringify(body.uses)}`);
         maxUses = body.uses;
       }
-      const { token, record } = tokens.create(role, {
-        ...(ttlMs !== undefined ? { ttlMs } : {}), label: (body.label as string | undefined) ?? '',
-        ...(maxUses !== undefined ? { maxUses } : {}), ...(replaceNode !== undefined ? { replaceNode } : {}),
+      const { token, record } = tokens.create(role as TokenRole, {
+        ...(ttlMs !== undefined ? { ttlMs } : {}), label: typeof name === 'string' ? name.trim() : '',
+        ...(maxUses !== undefined ? { maxUses } : {}), ...(replaceNode !== undefined ? { replaceNode } : {}), ...(scope ? { scope } : {}),
       });
+      const expiresAt = record.expiresAt === null ? null : new Date(record.expiresAt).toISOString();
+      // The id and the name, never the token: the audit log must not hold a secret.
+      req.auditNote = {
+        target: `${record.role} token ${record.id}${record.label ? ` for ${record.label}` : ''}`,
+        detail: { id: record.id, role: record.role, name: record.label, expiresAt, ...(scope ? { scope: formatScope(scope) } : {}), ...(replaceNode ? { replace: replaceNode } : {}) },
+      };
       reply.code(201);
       return {
-        token, id: record.id, role: record.role, expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
+        token, id: record.id, role: record.role, name: record.label, expiresAt,
+        ...(scope ? { scope: { services: scope.services, nodes: scopeNodeList(scope) } } : {}),
         usesLeft: record.maxUses, replace: record.replaceNode,
         // What an agent pins the hub by: every join command carries it.
         caHash: deps.tls?.caHash ?? null,
@@ -281,13 +271,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
 
     registerNodeAdminRoutes(api, { membership: deps.membership });
-    registerDeployRoutes(api, { store, deploys: deps.deploys, capacity: deps.capacity });
+    registerTeamRoutes(api, { audit: deps.audit, now: deps.now });
+    registerDeployRoutes(api, { store, inventory: deps.inventory, deploys: deps.deploys, capacity: deps.capacity });
     if (deps.upgrades && deps.bundle) registerAgentRoutes(api, { store, bundle: deps.bundle, upgrades: deps.upgrades });
     registerAlertRoutes(api, { alerts: deps.alerts, silences: deps.silences, now: deps.now });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {
+      req.auditNote = { target: `token ${req.params.id}` };
       const r = tokens.revoke(req.params.id);
+      req.auditNote = { target: `${r.role} token ${r.id}${r.label ? ` of ${r.label}` : ''}`, detail: { id: r.id, role: r.role, name: r.label } };
       return { id: r.id, role: r.role, revokedAt: new Date(r.revokedAt ?? 0).toISOString() };
     });
   }, { prefix: '/api/v1' });

@@ -6,18 +6,23 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { DeployAction, JOB_ID_PATTERN, redactDeployAction, type ContainerSpec } from '../../protocol/index.ts';
+import { DeployAction, JOB_ID_PATTERN, describeAction, redactDeployAction, type ContainerSpec } from '../../protocol/index.ts';
 import type { Store } from '../store.ts';
+import type { Inventory } from '../inventory.ts';
+import { checkDeployScope, nodeInScope, type Principal } from '../access.ts';
+import { deployAuditAction } from '../audit.ts';
 import type { DeployService } from '../deploys.ts';
 import type { JobOutputLine, JobRecord } from '../job-store.ts';
-import { badRequest, jobNotFound, noPlacement, nodeNotFound } from '../errors.ts';
+import { badRequest, forbidden, jobNotFound, noPlacement, nodeNotFound } from '../errors.ts';
 import { nodeCapacities, type CapacityDeps } from '../capacity.ts';
 import { parseBytes, parseCpu, parsePlatform, rankPlacements, type PlacementAnswer, type PlacementRequest } from '../placement.ts';
-import { SERVICE_LABEL } from '../services.ts';
+import { SERVICE_LABEL, containerServiceName, unitServiceName } from '../services.ts';
 import { parseDuration } from '../durations.ts';
 
 export interface DeployRoutesDeps {
   store: Pick<Store, 'getNodeByName'>;
+  /** The containers a node runs: a deployer may touch an existing container only if it belongs to one of its services. */
+  inventory: Pick<Inventory, 'get'>;
   deploys: Pick<DeployService, 'submit' | 'get' | 'list' | 'output'>;
   capacity: CapacityDeps;
 }
@@ -120,16 +125,45 @@ export function placementDefaults(spec: ContainerSpec): Partial<PlacementRequest
   };
 }
 
+/** The service a container made from this spec will belong to, named as the hub names running containers. */
+export function specServiceName(spec: ContainerSpec): string {
+  const compose = spec.labels['com.docker.compose.service'];
+  return containerServiceName({ labels: spec.labels, name: spec.name, ...(compose ? { composeService: compose } : {}) });
+}
+
 /** Registers the placement and deploy routes. */
 export function registerDeployRoutes(api: FastifyInstance, deps: DeployRoutesDeps): void {
-  const rank = (req: PlacementRequest, force: boolean): PlacementAnswer => rankPlacements(req, nodeCapacities(deps.capacity, req.service), { force });
+  // A deployer's placements and `--node auto` pick among the nodes of its scope only.
+  const rank = (req: PlacementRequest, force: boolean, who: Principal | null): PlacementAnswer =>
+    rankPlacements(req, nodeCapacities(deps.capacity, req.service).filter((n) => nodeInScope(who, n.labels)), { force });
+
+  /**
+   * The services an action touches on a node: a new container's, and the one
+   * it would replace; an existing container's; a unit's. Undefined when it
+   * names a container the hub does not know there.
+   */
+  const servicesTouched = (action: DeployAction, nodeId: number): string[] | undefined => {
+    const named = (name: string) => [...(deps.inventory.get(nodeId)?.containers.values() ?? [])].find((c) => c.name === name);
+    switch (action.kind) {
+      case 'run':
+      case 'replace': {
+        const old = named(action.container.name);
+        return [...new Set([specServiceName(action.container), ...(old ? [containerServiceName(old)] : [])])];
+      }
+      case 'container': {
+        const c = named(action.name);
+        return c ? [containerServiceName(c)] : undefined;
+      }
+      case 'unit': return [unitServiceName(action.unit)];
+    }
+  };
 
   api.post<{ Body: unknown }>('/placements', async (req) => {
     const body = (req.body ?? {}) as Raw;
     if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be a JSON object');
     const { force, ...rest } = body;
     if (force !== undefined && typeof force !== 'boolean') throw badRequest('force must be true or false');
-    return rank(parsePlacementRequest(rest), force === true);
+    return rank(parsePlacementRequest(rest), force === true, req.principal);
   });
 
   api.post<{ Body: unknown }>('/deploys', async (req, reply) => {
@@ -153,11 +187,18 @@ export function registerDeployRoutes(api: FastifyInstance, deps: DeployRoutesDep
     const action = body.action as DeployAction;
     const requestedBy = req.caller ?? 'unknown';
     let nodeName = body.node as string;
+    const declared = action.kind === 'unit' ? unitServiceName(action.unit) : action.kind === 'container' ? undefined : specServiceName(action.container);
+    const note = (node: string) => {
+      req.auditNote = { action: deployAuditAction(action), target: `${describeAction(action)} on ${node}`, detail: { node, ...(declared ? { service: declared } : {}) } };
+    };
+    note(nodeName);
+    // Before placement: a deployer asking for a service outside its scope hears so, not that no node fits.
+    if (declared !== undefined) checkDeployScope(req.principal, { service: declared });
     let placement: { request: PlacementRequest; answer: PlacementAnswer } | undefined;
     if (nodeName === 'auto') {
       if (action.kind !== 'run' && action.kind !== 'replace') throw badRequest(`node auto places new containers; to ${action.kind === 'unit' ? `${action.action} a unit` : `${action.action} a container`} name the node`);
       const request = parsePlacementRequest(body.placement, placementDefaults(action.container));
-      const answer = rank(request, body.force === true);
+      const answer = rank(request, body.force === true, req.principal);
       if (!answer.best) {
         throw noPlacement(`no node can take ${action.container.name}: ${answer.closest ? `closest is ${answer.closest}` : 'no nodes known'}; see the reasons, or over-commit with force`, undefined, { placement: answer });
       }
@@ -168,10 +209,19 @@ export function registerDeployRoutes(api: FastifyInstance, deps: DeployRoutesDep
     }
     const node = deps.store.getNodeByName(nodeName);
     if (!node) throw nodeNotFound(`no node named '${nodeName}'`);
+    note(node.name);
+    const touched = servicesTouched(action, node.id);
+    if (touched === undefined && req.principal?.role !== 'admin') {
+      const name = action.kind === 'container' ? action.name : '';
+      throw forbidden(`the hub knows no container '${name}' on ${node.name} (yet): a deployer may act only on containers it knows to be of the deployer's services`,
+        undefined, { permission: 'deploy', role: req.principal?.role ?? null, node: node.name, container: name });
+    }
+    for (const service of touched ?? []) checkDeployScope(req.principal, { service, node: { name: node.name, labels: node.facts?.labels ?? {} } });
     const { job, created } = deps.deploys.submit({
       ...(typeof body.id === 'string' ? { id: body.id } : {}), node, action, requestedBy,
       ...(placement ? { placement } : {}), ...(queueTimeoutMs ? { queueTimeoutMs } : {}),
     });
+    req.auditNote = { ...req.auditNote, detail: { ...req.auditNote?.detail, job: job.id, created, ...(touched ? { services: touched } : {}) } };
     reply.code(created ? 201 : 200);
     return { created, job: jobView(job, deps.deploys.output(job.id)), ...(placement?.answer.warnings.length ? { warnings: placement.answer.warnings } : {}) };
   });

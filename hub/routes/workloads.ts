@@ -51,7 +51,7 @@ export interface EventView {
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** Parses `since`: ms since the epoch, an ISO time, or a duration back from now (`15m`, `2h`). */
-function parseSince(value: string | undefined, now: number): number | undefined {
+export function parseSince(value: string | undefined, now: number): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (/^\d{10,}$/.test(value)) return Number(value);
   const ago = parseDuration(value);
