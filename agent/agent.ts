@@ -17,6 +17,8 @@ import {
 } from '../protocol/index.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { createWorkloadDiff } from './workload-diff.ts';
+import { createMetricDiff } from './metric-diff.ts';
+import type { CollectedFamily } from './collectors/metric-writer.ts';
 import type { WorkloadCollector } from './workloads.ts';
 import type { StateStore } from './state.ts';
 import type { DeployExecutor } from './deploy.ts';
@@ -30,8 +32,15 @@ export interface HostSource {
   sample(): Promise<SampleData>;
 }
 
+/** The node's metric families (agent/collectors/registry.ts): node_exporter's, and whatever collectors come next. */
+export interface MetricSource {
+  collect(): Promise<CollectedFamily[]>;
+}
+
 export interface AgentDeps {
   collectors: HostSource;
+  /** Generic metric families, shipped as `metrics` records; absent, the hub derives the node's series from samples. */
+  metrics?: MetricSource;
   /** Processes, containers, units and ports; absent, the agent reports host facts and samples only. */
   workloads?: WorkloadCollector;
   /** Runs deploys the hub sends; absent, the agent refuses them. */
@@ -162,6 +171,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
   /** The sequence number of the last snapshot's last part: one the hub has not acked yet needs no successor. */
   let lastSnapshotSeq = 0;
   const diff = createWorkloadDiff();
+  let metricsChain: Promise<void> = Promise.resolve();
+  /** A metrics snapshot is due: after every welcome and resume (unless one is still on its way). */
+  let metricsSnapshotDue = true;
+  let lastMetricsSnapshotSeq = 0;
+  const metricDiff = createMetricDiff({ random });
 
   const outbox: Outbox = openOutbox({
     dir: state.dir,
@@ -268,6 +282,33 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     return workloadChain;
   };
 
+  /**
+   * Collects the metric families and journals a snapshot (when one is due)
+   * or what changed. Only while the hub takes records: the hub keeps no
+   * history of these values, so an outage is not journaled at all, and the
+   * snapshot after the reconnect carries the state.
+   */
+  const pushMetrics = () => {
+    const source = deps.metrics;
+    if (!source) return metricsChain;
+    metricsChain = metricsChain.then(async () => {
+      if (stopped || !welcomed || paused) return;
+      try {
+        const families = await source.collect();
+        if (stopped || !welcomed || paused) return;
+        const t = now();
+        const snapshot = metricsSnapshotDue;
+        metricsSnapshotDue = false;
+        let seq = 0;
+        for (const record of snapshot ? metricDiff.snapshot(families, t) : metricDiff.delta(families, t)) seq = outbox.pushMetrics(record);
+        if (snapshot) lastMetricsSnapshotSeq = seq;
+      } catch (err) {
+        log.warn('collecting metrics failed', { err: (err as Error).message });
+      }
+    });
+    return metricsChain;
+  };
+
   const takeSample = async () => {
     try {
       const data = await collectors.sample();
@@ -276,6 +317,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       log.warn('sampling failed', { err: (err as Error).message });
     }
     void pushWorkloads();
+    void pushMetrics();
   };
 
   const scheduleReconnect = () => {
@@ -317,9 +359,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         heartbeatTimer.unref();
         // A snapshot after every connect keeps the hub's view whole whatever it missed; one still on its way is enough.
         if (lastSnapshotSeq <= msg.ackedSeq) snapshotDue = true;
+        if (lastMetricsSnapshotSeq <= msg.ackedSeq) metricsSnapshotDue = true;
         void sendFacts(true).then(() => {
           flush();
           void pushWorkloads();
+          void pushMetrics();
         });
         return;
       }
@@ -344,9 +388,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         sentUpTo = ackedSeq;
         log.info('the hub resumed this agent', { ackedSeq, pending: outbox.size() });
         snapshotDue = true;
+        metricsSnapshotDue = true;
         void sendFacts(true).then(() => {
           flush();
           void pushWorkloads();
+          void pushMetrics();
         });
         return;
       case 'error':
@@ -509,6 +555,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     async sampleNow() {
       await takeSample();
       await workloadChain;
+      await metricsChain;
     },
     refreshWorkloads() {
       if (workloadTimer || stopped) return;
@@ -529,6 +576,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       clearTimeout(confirmTimer);
       await sampling;
       await workloadChain;
+      await metricsChain;
       opts.onClose?.();
       const socket = ws;
       if (socket && socket.readyState !== WebSocket.CLOSED) {

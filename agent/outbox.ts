@@ -12,6 +12,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LostCounts, SampleData, WorkloadsMessage } from '../protocol/index.ts';
+import type { UnsequencedMetrics } from './metric-diff.ts';
 import { openJournal, type Journal, type JournalOptions } from './journal.ts';
 
 export interface OutboxOptions {
@@ -43,6 +44,8 @@ export interface Outbox {
   pushSample(ts: number, data: SampleData): number;
   /** Journals a workloads frame (a delta or a snapshot part); returns its sequence number. */
   pushWorkloads(frame: UnsequencedWorkloads): number;
+  /** Journals a metrics record (a delta or a snapshot part); returns its sequence number. */
+  pushMetrics(record: UnsequencedMetrics): number;
   /** Frames for the durable records after `after`: at most `maxRecords` records and about `maxBytes`. */
   framesAfter(after: number, maxRecords: number, maxBytes: number): OutboxFrames;
   /** Forgets every record up to and including `seq` (a cumulative ack). */
@@ -125,6 +128,11 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     },
     pushWorkloads(frame) {
       const seq = journal.append('main', 'workloads', frame.ts ?? now(), JSON.stringify(frame));
+      saveLost();
+      return seq;
+    },
+    pushMetrics(record) {
+      const seq = journal.append('main', 'metrics', record.ts, JSON.stringify(record));
       saveLost();
       return seq;
     },

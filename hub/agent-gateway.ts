@@ -15,7 +15,7 @@ import type { WebSocket, RawData } from 'ws';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   CloseCode, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, createAgentMessageDecoder, unpackFrame,
-  type AgentMessage, type CpuTimes, type Hello, type HubMessage, type SamplesMessage, type WorkloadsMessage,
+  type AgentMessage, type CpuTimes, type Hello, type HubMessage, type MetricsMessage, type SamplesMessage, type WorkloadsMessage,
 } from '../protocol/index.ts';
 import type { NodeRecord, SampleRow, Store } from './store.ts';
 import type { TokenService } from './tokens.ts';
@@ -27,6 +27,7 @@ import { cpuUsedBetween, memUsed } from './derive.ts';
 import { describeFault, isStorageFault, type StorageHealth } from './group-commit.ts';
 import type { WriteBudget } from './write-budget.ts';
 import type { AgentUpgrades } from './agent-upgrades.ts';
+import type { AgentFamilies } from './metrics/agent-families.ts';
 
 export type Logger = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error' | 'debug'>;
 
@@ -53,6 +54,8 @@ export interface AgentGatewayDeps {
   budget?: WriteBudget;
   /** Hears agents' upgrade answers and their facts after a restart; absent, such frames are ignored. */
   upgrades?: Pick<AgentUpgrades, 'result' | 'seen'>;
+  /** Where agents' generic metric families go (protocol 3); absent, `metrics` records are acked and dropped. */
+  families?: Pick<AgentFamilies, 'apply'>;
 }
 
 export interface AgentGatewayOptions {
@@ -389,6 +392,31 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     store.advanceAcked(node.id, seq, (err) => (err ? storageFailed(link) : ack(link, node)));
   }
 
+  /** Nodes already warned about skipped parts of their metrics records: once per link is enough in the log. */
+  const warnedMetrics = new WeakSet<Link>();
+
+  /**
+   * Applies a `metrics` record. Nothing of it is stored (the hub keeps the
+   * latest values in memory), so it spends no write budget; its sequence
+   * number is acked with the next group commit, like a workloads delta's.
+   */
+  function applyMetrics(link: Link, node: NodeRecord, msg: MetricsMessage): void {
+    if (link.paused) return; // the agent sends a fresh snapshot after resume
+    if (msg.seq <= link.queuedSeq) {
+      ack(link, node);
+      return;
+    }
+    const outcome = deps.families?.apply(node.id, msg);
+    if (outcome && outcome.rejected > 0) {
+      const first = !warnedMetrics.has(link);
+      warnedMetrics.add(link);
+      (first ? log.warn : log.debug).call(log, { node: node.name, rejected: outcome.rejected, reason: outcome.reason }, 'parts of a metrics record skipped');
+    }
+    deps.onNodeData?.(node.id);
+    link.queuedSeq = msg.seq;
+    store.advanceAcked(node.id, msg.seq, (err) => (err ? storageFailed(link) : ack(link, node)));
+  }
+
   function handle(link: Link, msg: AgentMessage, bytes: number): void {
     const node = link.node;
     if (!node) {
@@ -421,6 +449,9 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
         return;
       case 'workloads':
         applyWorkloads(link, node, msg, bytes);
+        return;
+      case 'metrics':
+        applyMetrics(link, node, msg);
         return;
       case 'deployProgress':
         deps.deploys?.progress(node.id, msg);

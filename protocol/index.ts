@@ -4,6 +4,7 @@ export { MAX_COUNTER, MAX_EPOCH_MS, MAX_EPOCH_S, MAX_PID, MAX_SEQ } from './boun
 export * from './close-codes.ts';
 export * from './messages.ts';
 export * from './workloads.ts';
+export * from './metrics.ts';
 export * from './deploys.ts';
 export * from './upgrades.ts';
 export * from './codec.ts';

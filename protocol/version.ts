@@ -1,12 +1,13 @@
 /** Wire protocol version spoken by this build. The hub refuses a hello with any other version, with a reason. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Versions of the agent protocol the hub speaks: the current one and the one
  * before it, so a fleet upgrades node by node. 2 added the journal's
- * sequenced workloads deltas, `lost` counts, and `pause`/`resume`.
+ * sequenced workloads deltas, `lost` counts, and `pause`/`resume`; 3 added
+ * `metrics` records (generic metric families, protocol/metrics.ts).
  */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1, 2];
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [2, 3];
 
 /** Path of the agent WebSocket endpoint on the hub. */
 export const AGENT_PATH = '/agent/v1';

@@ -12,6 +12,14 @@
 /** Label names and values, in output order. */
 export type Labels = Record<string, string>;
 
+/** The TYPE of a family: what the hub derives is a counter or a gauge; textfile metrics without a TYPE line are untyped. */
+export type FamilyType = 'counter' | 'gauge' | 'untyped';
+
+/** Escapes HELP text: backslash and newline (help from agents may hold either). */
+export function escapeHelp(v: string): string {
+  return /[\\\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : v;
+}
+
 /** Escapes a label value: backslash, double quote and newline. */
 export function escapeLabel(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
@@ -40,12 +48,17 @@ export interface FamilyWriter {
   raw(text: string | Buffer): void;
 }
 
+/** Where families are written: an exposition writer, a per-node collector, or a filter in front of one. */
+export interface FamilySink {
+  family(name: string, type: FamilyType, help: string): FamilyWriter;
+}
+
 /** Collects families in first-seen order and writes them out. */
 export interface ExpositionWriter {
   /** The family `name`, declared on first use. */
-  family(name: string, type: 'counter' | 'gauge', help: string): FamilyWriter;
+  family(name: string, type: FamilyType, help: string): FamilyWriter;
   /** Adds one sample with a label object (for the occasional series; hot paths use family().line()). */
-  add(name: string, type: 'counter' | 'gauge', help: string, labels: Labels, value: number): void;
+  add(name: string, type: FamilyType, help: string, labels: Labels, value: number): void;
   /** The whole text, every family once. */
   text(): string;
   /** The same, encoded as UTF-8: for a large fleet, far cheaper than one huge string. */
@@ -57,7 +70,7 @@ export interface ExpositionWriter {
 /** Creates an empty writer. */
 export function createExpositionWriter(): ExpositionWriter {
   const families = new Map<string, { header: string; chunks: (string | Buffer)[]; writer: FamilyWriter }>();
-  const family = (name: string, type: 'counter' | 'gauge', help: string): FamilyWriter => {
+  const family = (name: string, type: FamilyType, help: string): FamilyWriter => {
     let f = families.get(name);
     if (!f) {
       const chunks: (string | Buffer)[] = [];
@@ -117,21 +130,21 @@ export function createExpositionWriter(): ExpositionWriter {
 /** One family's lines from one source (a node), as UTF-8, with what its header needs. */
 export interface FamilyText {
   name: string;
-  type: 'counter' | 'gauge';
+  type: FamilyType;
   help: string;
   bytes: Buffer;
 }
 
 /** Collects families as text, to be kept and later added to a writer with `raw` (per-node caching). */
 export interface FamilyCollector {
-  family(name: string, type: 'counter' | 'gauge', help: string): FamilyWriter;
+  family(name: string, type: FamilyType, help: string): FamilyWriter;
   /** What was collected, families in first-use order. */
   entries(): FamilyText[];
 }
 
 /** Creates an empty collector. */
 export function createFamilyCollector(): FamilyCollector {
-  type Entry = { name: string; type: 'counter' | 'gauge'; help: string; parts: (string | Buffer)[]; writer: FamilyWriter };
+  type Entry = { name: string; type: FamilyType; help: string; parts: (string | Buffer)[]; writer: FamilyWriter };
   const families = new Map<string, Entry>();
   return {
     family(name, type, help) {

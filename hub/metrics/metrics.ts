@@ -13,6 +13,7 @@ import type { HostFacts } from '../../protocol/index.ts';
 import type { NodeRecord } from '../store.ts';
 import { createExpositionWriter, createFamilyCollector, labelText, type FamilyText } from './exposition.ts';
 import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
+import type { AgentFamilies } from './agent-families.ts';
 import { createRuntimeMetrics } from './runtime-metrics.ts';
 import type { CommitStats, StorageHealth } from '../group-commit.ts';
 import type { DnsEvent } from '../../dns/events.ts';
@@ -26,6 +27,8 @@ export interface MetricsDeps {
   now: () => number;
   /** The group commit, for the storage series; absent, none. */
   storage?: { health(): StorageHealth; stats(): CommitStats; onCommit(fn: (seconds: number) => void): () => void };
+  /** The metric families agents ship themselves (protocol 3); absent, nodes' series are derived from samples and workloads only. */
+  families?: Pick<AgentFamilies, 'has' | 'version' | 'names' | 'write' | 'rejected' | 'forget'>;
 }
 
 export interface MetricsOptions {
@@ -134,11 +137,19 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     const latest = store.latestSample(n.id);
     const wl = inventory.get(n.id);
     const v = wl?.versions;
-    const key = `${latest?.seq ?? 0}|${v ? `${v.processes},${v.containers},${v.units},${v.ports},${wl.useVersion}` : '-'}|${n.online ? 1 : 0}|${factsKey(n.facts)}`;
+    const fams = deps.families?.has(n.id) ? deps.families : undefined;
+    const key = `${latest?.seq ?? 0}|${v ? `${v.processes},${v.containers},${v.units},${v.ports},${wl.useVersion}` : '-'}|${n.online ? 1 : 0}|${factsKey(n.facts)}|${fams ? fams.version(n.id) : '-'}`;
     const have = texts.get(n.id);
     if (have?.key === key) return have;
     const c = createFamilyCollector();
-    writeNodeSeries(c, cache, { name: n.name, facts: n.facts, sample: latest?.data, workloads: wl });
+    writeNodeSeries(c, cache, {
+      name: n.name, facts: n.facts, sample: latest?.data, workloads: wl,
+      ...(fams ? { families: { names: fams.names(n.id), write: (inst, out) => fams.write(n.id, inst, out) } } : {}),
+    });
+    if (fams) {
+      c.family('muster_agent_metrics_rejected_total', 'counter', 'Parts of the node\'s metrics records the hub skipped (bad labels, unknown ids, negative counters) since it started.')
+        .line(labelText({ instance: n.name }), fams.rejected(n.id));
+    }
     const services = new Map<string, { name: string; healthy: number; total: number }>();
     if (wl) {
       // This node's instances, as the service series name them: rendered with the node, summed at the scrape.
@@ -208,6 +219,7 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       renderDirty(Infinity);
     },
     forget(nodeId) {
+      deps.families?.forget(nodeId);
       texts.delete(nodeId);
       dirty.delete(nodeId);
     },

@@ -13,7 +13,14 @@
 import type { ContainerInfo, HostFacts, SampleData } from '../../protocol/index.ts';
 import type { NodeWorkloads } from '../inventory.ts';
 import { containerServiceName, processServiceName } from '../services.ts';
-import { containerLabelName, escapeLabel, formatValue, labelText, type FamilyWriter } from './exposition.ts';
+import { containerLabelName, escapeLabel, formatValue, labelText, type FamilySink, type FamilyWriter } from './exposition.ts';
+
+/** A node's generic families (hub/metrics/agent-families.ts), bound to the node. */
+export interface NodeFamiliesView {
+  /** Names of the families the agent sent: the hub derives none of these itself for the node. */
+  names: ReadonlySet<string>;
+  write(instance: string, out: FamilySink): void;
+}
 
 /** What one node contributes to /metrics. */
 export interface NodeMetricsInput {
@@ -21,6 +28,13 @@ export interface NodeMetricsInput {
   facts: HostFacts | null;
   sample: SampleData | undefined;
   workloads: NodeWorkloads | undefined;
+  /**
+   * Present once the node's agent sent a metrics snapshot (protocol 3): its
+   * host series then come from the agent's own collectors, and the series
+   * the hub derives from samples and facts are not written; any other family
+   * the agent sent replaces the hub's of the same name.
+   */
+  families?: NodeFamiliesView;
 }
 
 /** Text rendered from a node's workloads, kept between scrapes while the workloads stay the same. */
@@ -69,6 +83,9 @@ const NET_FIELDS = [
   ['receive_bytes', 'rxBytes'], ['transmit_bytes', 'txBytes'], ['receive_packets', 'rxPackets'], ['transmit_packets', 'txPackets'],
   ['receive_errs', 'rxErrors'], ['transmit_errs', 'txErrors'], ['receive_drop', 'rxDropped'], ['transmit_drop', 'txDropped'],
 ] as const;
+
+/** Takes lines and keeps none. */
+const DISCARD: FamilyWriter = { line: () => {}, raw: () => {} };
 
 const line = (name: string, labels: string, value: number) => `${name}{${labels}} ${formatValue(value)}\n`;
 
@@ -137,9 +154,17 @@ function renderGroups(inst: string, w: NodeWorkloads): CachedNode['groups'] {
 }
 
 /** Writes the series of one node. */
-export function writeNodeSeries(w: { family(name: string, type: 'counter' | 'gauge', help: string): FamilyWriter }, cache: NodeSeriesCache, n: NodeMetricsInput): void {
+export function writeNodeSeries(out: FamilySink, cache: NodeSeriesCache, n: NodeMetricsInput): void {
   const inst = `instance="${escapeLabel(n.name)}"`;
-  const s = n.sample;
+  const agent = n.families;
+  let w = out;
+  if (agent) {
+    agent.write(inst, out);
+    // A family the agent sent is the node's; the hub's own of that name would be a second copy of its series.
+    const mine = agent.names;
+    w = { family: (name, type, help) => (mine.has(name) ? DISCARD : out.family(name, type, help)) };
+  }
+  const s = agent ? undefined : n.sample;
   if (s) {
     const cpu = w.family('node_cpu_seconds_total', 'counter', 'Seconds the CPUs spent in each mode.');
     for (const c of s.cpu) {
@@ -174,7 +199,7 @@ export function writeNodeSeries(w: { family(name: string, type: 'counter' | 'gau
       else w.family('node_thermal_zone_temp', 'gauge', 'Zone temperature in Celsius.').line(`${inst},${labelText({ type: a, zone: b })}`, t.celsius);
     }
   }
-  const f = n.facts;
+  const f = agent ? null : n.facts;
   if (f) {
     w.family('node_boot_time_seconds', 'gauge', 'Node boot time, in unixtime.').line(inst, f.bootTime);
     w.family('node_uname_info', 'gauge', 'Labeled system information as provided by the uname system call.')

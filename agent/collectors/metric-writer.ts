@@ -1,0 +1,124 @@
+/**
+ * What a metrics collector writes into: families (name, type, help, label
+ * names) and their series (label values, value), held as plain data until
+ * the agent diffs them against what it sent (agent/metric-diff.ts).
+ *
+ * The writer enforces the wire's bounds (protocol/metrics.ts) at the
+ * source, so a record the hub would refuse is never journaled: bad names and
+ * label names are refused with an error, long label values and help are
+ * cut, values that are not finite or out of range, negative counters,
+ * repeated label sets and series past the collector's cap are dropped and
+ * counted. The textfile collector relies on this for files people write.
+ */
+import { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN, type MetricType } from '../../protocol/index.ts';
+
+/** One family as collected. Series `i` has value `values[i]` and label values `labelValues[i * labels.length ...]`. */
+export interface CollectedFamily {
+  name: string;
+  type: MetricType;
+  help: string;
+  labels: readonly string[];
+  labelValues: string[];
+  values: number[];
+}
+
+/** Adds one series: its value, then its label values in the order the family declared its labels. */
+export type AddSeries = (value: number, ...labelValues: string[]) => void;
+
+/** What collectors write into. */
+export interface MetricWriter {
+  counter(name: string, help: string, labels?: readonly string[]): AddSeries;
+  gauge(name: string, help: string, labels?: readonly string[]): AddSeries;
+  /** For textfile metrics without a TYPE line. */
+  untyped(name: string, help: string, labels?: readonly string[]): AddSeries;
+}
+
+/** A writer for one run of one collector, and what it collected. */
+export interface CollectorOutput extends MetricWriter {
+  families(): CollectedFamily[];
+  /** Series dropped (bad value, repeated labels, over the cap), and the first reason. */
+  dropped(): { count: number; reason: string | undefined };
+}
+
+const NAME_RE = new RegExp(METRIC_NAME_PATTERN);
+const LABEL_RE = new RegExp(LABEL_NAME_PATTERN);
+
+/** A family of this name or these labels cannot go on the wire: a bug in a collector, or a bad textfile. */
+export class MetricNameError extends Error {
+  readonly code = 'MUSTER_ERR_METRIC_NAME';
+}
+
+/** Checks a family's name and label names against Prometheus' rules and the wire's caps; throws MetricNameError. */
+export function checkFamilyNames(name: string, labels: readonly string[]): void {
+  if (name.length > METRIC_LIMITS.name || !NAME_RE.test(name)) throw new MetricNameError(`not a metric name: ${JSON.stringify(name.slice(0, 64))}`);
+  if (labels.length > METRIC_LIMITS.labels) throw new MetricNameError(`${name} has ${labels.length} labels, more than ${METRIC_LIMITS.labels}`);
+  const seen = new Set<string>();
+  for (const l of labels) {
+    if (l.length > METRIC_LIMITS.labelName || !LABEL_RE.test(l) || l.startsWith('__') || l === 'instance') {
+      throw new MetricNameError(`${name}: ${JSON.stringify(l.slice(0, 64))} cannot be a label name here`);
+    }
+    if (seen.has(l)) throw new MetricNameError(`${name} has the label ${l} twice`);
+    seen.add(l);
+  }
+}
+
+/** Cuts a label value or a help text to the wire's cap. */
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max);
+}
+
+/** Creates a writer that keeps at most `maxSeries` series. */
+export function createCollectorOutput(maxSeries: number): CollectorOutput {
+  const families = new Map<string, CollectedFamily & { keys: Set<string> | undefined }>();
+  let count = 0;
+  let droppedCount = 0;
+  let droppedReason: string | undefined;
+  const drop = (reason: string) => {
+    droppedCount++;
+    droppedReason ??= reason;
+  };
+
+  function declare(type: MetricType, name: string, help: string, labels: readonly string[] = []): AddSeries {
+    let fam = families.get(name);
+    if (fam) {
+      if (fam.type !== type || fam.labels.length !== labels.length || fam.labels.some((l, i) => l !== labels[i])) {
+        throw new MetricNameError(`${name} declared twice with different types or labels`);
+      }
+    } else {
+      checkFamilyNames(name, labels);
+      fam = { name, type, help: cut(help, METRIC_LIMITS.help), labels: [...labels], labelValues: [], values: [], keys: undefined };
+      families.set(name, fam);
+    }
+    const f = fam;
+    const n = f.labels.length;
+    return (value, ...labelValues) => {
+      if (labelValues.length !== n) throw new MetricNameError(`${name} takes ${n} label values, got ${labelValues.length}`);
+      if (!Number.isFinite(value) || Math.abs(value) > MAX_METRIC_VALUE) { drop(`${name}: ${value} is not a value the wire carries`); return; }
+      if (type === 'counter' && value < 0) { drop(`${name}: a counter cannot be ${value}`); return; }
+      if (count >= maxSeries) { drop(`more than ${maxSeries} series`); return; }
+      if (n > 0) {
+        // Repeated label sets are rare (textfiles); the key set is only built once a family has two series.
+        if (f.values.length > 0) {
+          if (!f.keys) {
+            f.keys = new Set();
+            for (let i = 0; i < f.values.length; i++) f.keys.add(f.labelValues.slice(i * n, i * n + n).join('\u0000'));
+          }
+          const key = labelValues.join('\u0000');
+          if (f.keys.has(key)) { drop(`${name}: the same labels twice`); return; }
+          f.keys.add(key);
+        }
+        for (const v of labelValues) f.labelValues.push(cut(v, METRIC_LIMITS.labelValue));
+      }
+      f.values.push(value);
+      count++;
+    };
+  }
+
+  return {
+    counter: (name, help, labels) => declare('counter', name, help, labels),
+    gauge: (name, help, labels) => declare('gauge', name, help, labels),
+    untyped: (name, help, labels) => declare('untyped', name, help, labels),
+    families: () => [...families.values()].filter((f) => f.values.length > 0).map(({ keys: _keys, ...f }) => f),
+    dropped: () => ({ count: droppedCount, reason: droppedReason }),
+  };
+}
