@@ -26,7 +26,9 @@ Commands:
   jobs      deploy jobs and their output: muster jobs show ID
   alerts    what is firing: nodes offline, disks full, units failed...
   silence   hold back alert email: muster silence add --node X --for 2h --comment why
-  token     create, list and revoke join tokens and node credentials
+  token     create, list and revoke people's tokens, join tokens and node credentials
+  whoami    the name, role and scope of the token in use
+  audit     who did what: every change through the API, and every refusal
   agents    agent versions; push the hub's agent to nodes: muster agents upgrade --all
   install   run the hub as a systemd service: sudo muster install hub (uninstall: muster uninstall hub)
 
@@ -47,6 +49,8 @@ const COMMANDS: Record<string, Command> = {
   hub: async (a, io) => (await import('./commands/hub.ts')).hubCommand(a, io),
   nodes: async (a, io) => (await import('./commands/nodes.ts')).nodesCommand(a, io),
   token: async (a, io) => (await import('./commands/token.ts')).tokenCommand(a, io),
+  whoami: async (a, io) => (await import('./commands/team.ts')).whoamiCommand(a, io),
+  audit: async (a, io) => (await import('./commands/team.ts')).auditCommand(a, io),
   services: async (a, io) => (await import('./commands/services.ts')).servicesCommand(a, io),
   where: async (a, io) => (await import('./commands/services.ts')).whereCommand(a, io),
   ps: async (a, io) => (await import('./commands/ps.ts')).psCommand(a, io),

@@ -9,6 +9,7 @@ import { CliError } from '../config.ts';
 import { parseBytes } from '../../hub/placement.ts';
 import type { WriteBudgetOptions } from '../../hub/write-budget.ts';
 import type { TlsConfig } from '../../hub/tls.ts';
+import { parseDuration } from '../../hub/durations.ts';
 
 export const HUB_USAGE = `Usage: muster hub [--data DIR] [--listen HOST:PORT] [--dns-listen HOST:PORT] [options]
 
@@ -34,6 +35,8 @@ Options:
   --metrics-public    serve /metrics and Prometheus service discovery without
                       a token (by default they need one of role metrics:
                       muster token create --role metrics)
+  --audit-retention DURATION
+                      how long the audit log keeps who did what (default 90d)
 ${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alerts by email").
                       Without it the built-in rules run and show in 'muster alerts',
                       and nothing is mailed. The SMTP password comes from
@@ -77,7 +80,7 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' }, alerts: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     'node-bytes-per-minute': { type: 'string' }, 'node-rows-per-minute': { type: 'string' },
     'tls-san': { type: 'string', multiple: true }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'no-tls': { type: 'boolean' },
-    'metrics-public': { type: 'boolean' }, 'agent-bundle': { type: 'string' },
+    'metrics-public': { type: 'boolean' }, 'agent-bundle': { type: 'string' }, 'audit-retention': { type: 'string' },
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
@@ -105,8 +108,10 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     writeBudget.rowsPerMinute = r;
   }
   const tls = tlsFlags(values);
+  const auditRetentionMs = values['audit-retention'] === undefined ? undefined : parseDuration(values['audit-retention']);
+  if (values['audit-retention'] !== undefined && !auditRetentionMs) throw new CliError('MUSTER_ERR_USAGE', `--audit-retention needs a duration like 90d or 365d, not ${JSON.stringify(values['audit-retention'])}`, 2);
   const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, metricsPublic: values['metrics-public'] === true,
-    ...(values['agent-bundle'] ? { agentBundle: resolve(values['agent-bundle']) } : {}), ...(alerts ? { alerts } : {}) });
+    ...(values['agent-bundle'] ? { agentBundle: resolve(values['agent-bundle']) } : {}), ...(alerts ? { alerts } : {}), ...(auditRetentionMs ? { auditRetentionMs } : {}) });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
   if (hub.caHash) io.out(`TLS: agents pin the hub with --ca-hash ${hub.caHash}${hub.caFile ? ` (CA certificate ${hub.caFile})` : ''}\n`);
   else io.out('TLS is OFF (--no-tls): tokens and secrets cross the network in clear\n');

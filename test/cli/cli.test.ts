@@ -95,7 +95,7 @@ test('join tokens: --ttl 0 warns, --uses shows in the list, metrics tokens; node
   const once = JSON.parse(muster('token', 'create', '--uses', '1', '--json').out);
   assert.is(once.usesLeft, 1);
   const list = muster('token', 'list').out;
-  assert.match(list, /^ID\s+ROLE\s+NODE\s+LABEL\s+CREATED\s+EXPIRES\s+USES LEFT\s+STATE$/m);
+  assert.match(list, /^ID\s+ROLE\s+NAME\s+NODE\s+SCOPE\s+CREATED\s+EXPIRES\s+USES LEFT\s+STATE$/m);
   assert.match(list, new RegExp(`^${once.id}\\s+agent\\s+.*\\s1\\s+valid$`, 'm'));
   const metrics = muster('token', 'create', '--role', 'metrics', '--json');
   assert.equal([JSON.parse(metrics.out).role, JSON.parse(metrics.out).expiresAt], ['metrics', null]);
