@@ -22,7 +22,7 @@ import { createAgentFamilies } from './metrics/agent-families.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
 import { startDnsServer, type DnsServer } from '../dns/server.ts';
-import { MUSTER_VERSION, type DeployRequest } from '../protocol/index.ts';
+import { MUSTER_VERSION, describeAction, type DeployRequest } from '../protocol/index.ts';
 import { randomBytes } from 'node:crypto';
 import { createJobStore } from './job-store.ts';
 import { createDeployService, type DeployServiceOptions } from './deploys.ts';
@@ -38,6 +38,7 @@ import { ensureHubTls, type TlsConfig } from './tls.ts';
 import { createAgentBundle } from './agent-bundle.ts';
 import { createAgentUpgrades } from './agent-upgrades.ts';
 import { createSampleHistory } from './sample-history.ts';
+import { createAuditLog, deployAuditAction } from './audit.ts';
 
 export interface HubOptions {
   /** Directory for the database and admin token. */
@@ -70,6 +71,8 @@ export interface HubOptions {
   tls?: TlsConfig;
   /** /metrics and service discovery without a token (`--metrics-public`). */
   metricsPublic?: boolean;
+  /** How long the audit log keeps its entries (`--audit-retention`, default 90 days). */
+  auditRetentionMs?: number;
 }
 
 /** Where and how the hub serves DNS. */
@@ -153,8 +156,16 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const alertsConfig = opts.alerts ?? defaultAlertsConfig();
   const { engine: alerts, silences } = createHubAlerts({ db, store, inventory, nodeServices, registry, config: alertsConfig, now, log, storage: commits }, opts.alertOptions);
   const jobs = createJobStore(db);
+  const audit = createAuditLog({ db, log });
   const link = { send: (nodeId: number, msg: DeployRequest) => gateway.sendTo(nodeId, msg) };
-  const deploys = createDeployService({ jobs, link, now, log, newId: () => randomBytes(6).toString('hex') }, opts.deploys);
+  const deploys = createDeployService({
+    jobs, link, now, log, newId: () => randomBytes(6).toString('hex'),
+    // How a deploy ended goes in the audit log under who asked for it, beside the request itself.
+    onEnd: (job) => audit.record({
+      ts: now(), who: job.requestedBy, action: deployAuditAction(job.action), target: `${describeAction(job.action)} on ${job.node}`,
+      outcome: job.state === 'succeeded' ? 'succeeded' : job.state === 'timed out' ? 'timed out' : 'failed', detail: { job: job.id, message: job.message },
+    }),
+  }, opts.deploys);
   const probe = createStorageProbe(db);
   const budget = createWriteBudget(now, opts.writeBudget);
   const agentBundle = opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url));
@@ -166,12 +177,12 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   }, opts.gateway);
   const history = createSampleHistory(db);
   const capacity = { store, history, inventory, recentJobs: () => jobs.list(200), now };
-  const maintenance = createMaintenance({ store, events: workloadStore, now, log });
+  const maintenance = createMaintenance({ store, events: workloadStore, audit, now, log }, opts.auditRetentionMs !== undefined ? { auditRetentionMs: opts.auditRetentionMs } : {});
   // Events reach the disk with the next group commit; a read commits what waits first, so the API shows every event already applied.
   const events = { listEvents: (q: Parameters<typeof workloadStore.listEvents>[0]) => { commits.flush(); return workloadStore.listEvents(q); } };
   // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
   membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
-  const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, caHash: tls.caHash, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
+  const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, audit, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, caHash: tls.caHash, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
     agentBundle, bundle, upgrades,
     installScript: opts.installScript ?? fileURLToPath(new URL('../install/agent-install.sh', import.meta.url)) });
   gateway.start();
