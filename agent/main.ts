@@ -23,7 +23,27 @@ import { createUnitReader } from './collectors/systemd-units.ts';
 import { createWorkloadCollector } from './workloads.ts';
 import { CA_HASH_RE, resolveHubTrust } from './hub-trust.ts';
 import { createUpgrader } from './upgrade.ts';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { createMetricsCollector, type CollectorSwitches } from './collectors/registry.ts';
+import { nodeCollectors, type NodeCollectorOptions } from './collectors/node-collectors.ts';
+
+/** Every collector's name, for the flags and --help. */
+const COLLECTOR_NAMES = nodeCollectors().map((c) => c.name);
+
+/** `a, b, c` in lines of at most `width` characters. */
+function wrapWords(words: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const [i, w] of words.entries()) {
+    const piece = i < words.length - 1 ? `${w},` : w;
+    if (line && line.length + 1 + piece.length > width) {
+      lines.push(line);
+      line = piece;
+    } else line = line ? `${line} ${piece}` : piece;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
 
 export const AGENT_USAGE = `Usage: muster agent --hub URL [--join TOKEN] [options]
 
@@ -67,6 +87,17 @@ Options:
                      * matches anything, e.g. --allow-unit 'web*'); ssh,
                      systemd-*, dbus, networking, gettys, targets and the
                      agent's own unit are refused whatever the flags
+  --textfile-dir DIR ship the metrics in DIR/*.prom (Prometheus' text format,
+                     as node_exporter's --collector.textfile.directory)
+  --collector.NAME, --no-collector.NAME
+                     switch a metrics collector on or off, by node_exporter's
+                     name; --collector.disable-defaults turns off every one
+                     not named with --collector.NAME. The collectors:
+                     ${wrapWords(COLLECTOR_NAMES, 56).join('\n                     ')}
+  --collector.filesystem.mount-points-exclude RE
+  --collector.filesystem.fs-types-exclude RE
+                     mounts the filesystem collector leaves out (node_exporter's
+                     defaults otherwise)
   --log-level LEVEL  debug, info, warn, error (default info)
   --check            check the flags and exit: 0 when they are good, 2 with
                      every problem (the installer runs it before it touches
@@ -130,6 +161,12 @@ export interface AgentConfig {
   caFile?: string;
   /** Where the service's launcher runs the agent from (MUSTER_AGENT_HOME): set, the agent can upgrade itself. */
   home?: string;
+  /** Which metrics collectors run (`--collector.NAME`, `--no-collector.NAME`, `--collector.disable-defaults`). */
+  collectors: CollectorSwitches;
+  /** Options of the collectors that take some. */
+  collectorOptions: NodeCollectorOptions;
+  /** The textfile collector's directory (`--textfile-dir`). */
+  textfileDir?: string;
 }
 
 /** Turns flags and environment into a validated agent config, reporting every problem at once. */
@@ -147,6 +184,9 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'allow-host-namespaces': { type: 'boolean' }, 'allow-unit': { type: 'string', multiple: true },
         'ca-hash': { type: 'string' }, 'ca-file': { type: 'string' }, check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+        'textfile-dir': { type: 'string' }, 'collector.disable-defaults': { type: 'boolean' },
+        'collector.filesystem.mount-points-exclude': { type: 'string' }, 'collector.filesystem.fs-types-exclude': { type: 'string' },
+        ...Object.fromEntries(COLLECTOR_NAMES.flatMap((n) => [[`collector.${n}`, { type: 'boolean' as const }], [`no-collector.${n}`, { type: 'boolean' as const }]])),
       },
       strict: true,
       allowPositionals: false,
@@ -210,6 +250,30 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   if (caHash !== undefined && !CA_HASH_RE.test(caHash)) problems.push(`--ca-hash must be sha256: and 64 hex digits (as the join command prints it), not ${JSON.stringify(caHash)}`);
   const caFile = values['ca-file'];
   if (caFile !== undefined && !existsSync(caFile)) problems.push(`--ca-file ${caFile} does not exist`);
+  const v = values as Record<string, string | boolean | string[] | undefined>;
+  const collectors: CollectorSwitches = {
+    enable: COLLECTOR_NAMES.filter((n) => v[`collector.${n}`] === true),
+    disable: COLLECTOR_NAMES.filter((n) => v[`no-collector.${n}`] === true),
+    disableDefaults: v['collector.disable-defaults'] === true,
+  };
+  for (const n of collectors.enable!) if (collectors.disable!.includes(n)) problems.push(`--collector.${n} and --no-collector.${n} contradict each other; give one`);
+  const collectorOptions: NodeCollectorOptions = {};
+  for (const [flag, key] of [['collector.filesystem.mount-points-exclude', 'mountPointsExclude'], ['collector.filesystem.fs-types-exclude', 'fsTypesExclude']] as const) {
+    const re = v[flag];
+    if (typeof re !== 'string') continue;
+    try {
+      // node_exporter anchors nothing itself; its defaults carry their own ^...$.
+      (collectorOptions.filesystem ??= {})[key] = new RegExp(re);
+    } catch (err) {
+      problems.push(`--${flag} must be a regular expression: ${(err as Error).message}`);
+    }
+  }
+  const textfileDir = values['textfile-dir'];
+  if (textfileDir !== undefined) {
+    let dir = false;
+    try { dir = statSync(textfileDir).isDirectory(); } catch { /* reported below */ }
+    if (!dir) problems.push(`--textfile-dir ${textfileDir} is not a directory`);
+  }
   if (problems.length) throw new UsageError(problems.join('\n'));
   if (values.check) return 'check';
   return {
@@ -227,6 +291,8 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     ...(caHash ? { caHash: caHash.toLowerCase() } : {}),
     ...(caFile ? { caFile } : {}),
     ...(env.MUSTER_AGENT_HOME ? { home: env.MUSTER_AGENT_HOME } : {}),
+    collectors, collectorOptions,
+    ...(textfileDir !== undefined ? { textfileDir } : {}),
   };
 }
 
@@ -262,7 +328,16 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   if (/^(http|ws):/.test(config.hub)) log.warn('the hub is plain http: this node\'s credential and what it reports cross the network in clear, and the hub cannot be verified');
   const trust = () => resolveHubTrust({ hub: config.hub, stateDir: config.stateDir, ...(config.caHash ? { caHash: config.caHash } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
   const upgrader = createUpgrader({ home: config.home, hub: config.hub, trust, version: MUSTER_VERSION, now: Date.now });
-  const agent = createAgent({ collectors, workloads, state, log, deploys, trust, upgrader }, {
+  const metrics = createMetricsCollector({
+    registry: nodeCollectors(config.collectorOptions), switches: config.collectors,
+    ...(config.textfileDir !== undefined ? { textfileDir: config.textfileDir } : {}),
+    onFailure: (collector, error, absent) => {
+      if (!error) log.info('a metrics collector works again', { collector });
+      else if (absent) log.debug('a metrics collector has nothing to read on this host', { collector, error });
+      else log.warn('a metrics collector failed', { collector, error });
+    },
+  });
+  const agent = createAgent({ collectors, workloads, state, log, deploys, trust, upgrader, metrics }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal, ...(hooks.onRestart ? { onRestart: hooks.onRestart } : {}),
     ...(config.journalMaxBytes !== undefined ? { journalMaxBytes: config.journalMaxBytes } : {}),

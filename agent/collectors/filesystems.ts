@@ -4,7 +4,8 @@
 import * as fsp from 'node:fs/promises';
 import type { FilesystemUse } from '../../protocol/messages.ts';
 import { readMounts, type MountEntry } from './mounts.ts';
-import { errorCode, hostPath, reasonOf } from './read.ts';
+import { errorCode, hostPath, readFileAt, reasonOf } from './read.ts';
+import type { CollectorSpec } from './registry.ts';
 
 /** The statfs fields the collector uses; older Node releases have no `frsize`. */
 export interface StatfsResult {
@@ -101,6 +102,113 @@ export function createFilesystemReader(opts: FilesystemReaderOptions): Filesyste
         }
       });
       return { filesystems, failures };
+    },
+  };
+}
+
+/** node_exporter 1.5's default `--collector.filesystem.fs-types-exclude`. */
+export const NODE_FS_TYPES_EXCLUDE = /^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$/;
+/** node_exporter 1.5's default `--collector.filesystem.mount-points-exclude`. */
+export const NODE_MOUNT_POINTS_EXCLUDE = /^\/(dev|proc|run\/credentials\/.+|sys|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
+
+/** A mount as node_exporter's filesystem collector sees it. */
+export interface NodeMount {
+  device: string;
+  mountpoint: string;
+  fstype: string;
+  readonly: boolean;
+}
+
+/** Parses /proc/mounts as node_exporter does: the mount point's \040 and \011 undone, nothing else. */
+export function parseNodeMounts(text: string): NodeMount[] {
+  const out: NodeMount[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4) continue;
+    out.push({
+      device: f[0]!, mountpoint: f[1]!.replace(/\\040/g, ' ').replace(/\\011/g, '\t'), fstype: f[2]!,
+      readonly: f[3]!.split(',').includes('ro'),
+    });
+  }
+  return out;
+}
+
+/** Options of the filesystem collector: node_exporter's two exclusion flags. */
+export interface FilesystemCollectorOptions {
+  mountPointsExclude?: RegExp;
+  fsTypesExclude?: RegExp;
+  timeoutMs?: number;
+  statfs?: (path: string) => Promise<StatfsResult>;
+}
+
+/**
+ * node_exporter's `filesystem` collector: size, free and available bytes,
+ * inodes, read-only and device errors of every mount it would report. Sizes
+ * are blocks times f_bsize, as node_exporter computes them. A mount whose
+ * statfs does not answer within the timeout is reported with
+ * node_filesystem_device_error 1 and not asked again until that call returns.
+ */
+export function createFilesystemCollector(opts: FilesystemCollectorOptions = {}): CollectorSpec {
+  const mountsExclude = opts.mountPointsExclude ?? NODE_MOUNT_POINTS_EXCLUDE;
+  const typesExclude = opts.fsTypesExclude ?? NODE_FS_TYPES_EXCLUDE;
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  return {
+    name: 'filesystem',
+    reads: '/proc/1/mounts (else /proc/mounts), statfs(2) of each mount',
+    enabled: true,
+    every: 1,
+    maxSeries: 7 * 4096,
+    whenAbsent: 'nodata',
+    create(ctx) {
+      const statfs = opts.statfs ?? (fsp as { statfs?: (path: string) => Promise<StatfsResult> }).statfs;
+      const stuck = new Set<string>();
+      const measure = (m: NodeMount): Promise<StatfsResult | undefined> => {
+        if (statfs === undefined || stuck.has(m.mountpoint)) return Promise.resolve(undefined);
+        const call = statfs(hostPath(ctx.root, m.mountpoint));
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => { stuck.add(m.mountpoint); resolve(undefined); }, timeoutMs);
+          call.then(
+            (s) => { clearTimeout(timer); stuck.delete(m.mountpoint); resolve(s); },
+            () => { clearTimeout(timer); stuck.delete(m.mountpoint); resolve(undefined); },
+          );
+        });
+      };
+      return async (out) => {
+        let text: string;
+        try {
+          text = readFileAt(ctx.root, '/proc/1/mounts');
+        } catch {
+          text = readFileAt(ctx.root, '/proc/mounts');
+        }
+        const seen = new Set<string>();
+        const mounts = parseNodeMounts(text).filter((m) => {
+          if (mountsExclude.test(m.mountpoint) || typesExclude.test(m.fstype)) return false;
+          const key = `${m.device}\u0000${m.mountpoint}\u0000${m.fstype}`;
+          if (seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        });
+        const results = await Promise.all(mounts.map(measure));
+        const labels = ['device', 'mountpoint', 'fstype'];
+        const error = out.gauge('node_filesystem_device_error', 'Whether an error occurred while getting statistics for the given device.', labels);
+        const size = out.gauge('node_filesystem_size_bytes', 'Filesystem size in bytes.', labels);
+        const free = out.gauge('node_filesystem_free_bytes', 'Filesystem free space in bytes.', labels);
+        const avail = out.gauge('node_filesystem_avail_bytes', 'Filesystem space available to non-root users in bytes.', labels);
+        const files = out.gauge('node_filesystem_files', 'Filesystem total file nodes.', labels);
+        const filesFree = out.gauge('node_filesystem_files_free', 'Filesystem total free file nodes.', labels);
+        const ro = out.gauge('node_filesystem_readonly', 'Filesystem read-only status.', labels);
+        mounts.forEach((m, i) => {
+          const s = results[i];
+          error(s ? 0 : 1, m.device, m.mountpoint, m.fstype);
+          if (!s) return;
+          size(s.blocks * s.bsize, m.device, m.mountpoint, m.fstype);
+          free(s.bfree * s.bsize, m.device, m.mountpoint, m.fstype);
+          avail(s.bavail * s.bsize, m.device, m.mountpoint, m.fstype);
+          files(s.files, m.device, m.mountpoint, m.fstype);
+          filesFree(s.ffree, m.device, m.mountpoint, m.fstype);
+          ro(m.readonly ? 1 : 0, m.device, m.mountpoint, m.fstype);
+        });
+      };
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * /proc/loadavg: the 1, 5 and 15 minute load averages.
  */
-import { readProcText } from './read.ts';
+import { readFileAt, readProcText } from './read.ts';
+import type { CollectorSpec } from './registry.ts';
 
 /** Load averages over 1, 5 and 15 minutes. */
 export type LoadAverage = [number, number, number];
@@ -19,3 +20,19 @@ export function parseLoadavg(text: string): LoadAverage {
 export async function readLoadavg(root: string): Promise<LoadAverage> {
   return parseLoadavg(await readProcText(root, '/proc/loadavg'));
 }
+
+/** node_exporter's `loadavg` collector. */
+export const loadavgCollector: CollectorSpec = {
+  name: 'loadavg',
+  reads: '/proc/loadavg',
+  enabled: true,
+  every: 1,
+  maxSeries: 3,
+  whenAbsent: 'nodata',
+  create: (ctx) => (out) => {
+    const [a, b, c] = parseLoadavg(readFileAt(ctx.root, '/proc/loadavg'));
+    out.gauge('node_load1', '1m load average.')(a);
+    out.gauge('node_load5', '5m load average.')(b);
+    out.gauge('node_load15', '15m load average.')(c);
+  },
+};

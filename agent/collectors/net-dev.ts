@@ -2,7 +2,8 @@
  * /proc/net/dev: per-interface traffic counters.
  */
 import type { NetworkUse } from '../../protocol/messages.ts';
-import { readProcText } from './read.ts';
+import { readFileAt, readProcText, tryReadNumber } from './read.ts';
+import type { CollectorSpec } from './registry.ts';
 
 /**
  * Parses /proc/net/dev. Every interface is kept, `lo` included, as node_exporter
@@ -32,3 +33,56 @@ export function parseNetDev(text: string): NetworkUse[] {
 export async function readNetDev(root: string): Promise<NetworkUse[]> {
   return parseNetDev(await readProcText(root, '/proc/net/dev'));
 }
+
+/** /proc/net/dev's 16 columns under node_exporter's names (`Network device statistic <name>.`). */
+export const NETDEV_COLUMNS = [
+  'receive_bytes', 'receive_packets', 'receive_errs', 'receive_drop', 'receive_fifo', 'receive_frame', 'receive_compressed', 'receive_multicast',
+  'transmit_bytes', 'transmit_packets', 'transmit_errs', 'transmit_drop', 'transmit_fifo', 'transmit_colls', 'transmit_carrier', 'transmit_compressed',
+] as const;
+
+/** Parses /proc/net/dev into every column of every interface, in file order. */
+export function parseNetDevColumns(text: string): { device: string; values: number[] }[] {
+  const out: { device: string; values: number[] }[] = [];
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0 || line.includes('|')) continue;
+    const device = line.slice(0, colon).trim();
+    const values = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    if (device === '' || values.length < 16 || !values.every((n) => Number.isFinite(n) && n >= 0)) continue;
+    out.push({ device, values: values.slice(0, 16) });
+  }
+  return out;
+}
+
+/**
+ * node_exporter's `netdev` collector. node_exporter 1.5 reads these over
+ * netlink, whose counters /proc/net/dev prints summed the same way; the one
+ * netlink has and the file lacks, rx_nohandler, is in sysfs.
+ */
+export const netdevCollector: CollectorSpec = {
+  name: 'netdev',
+  reads: '/proc/net/dev, /sys/class/net/*/statistics/rx_nohandler',
+  enabled: true,
+  every: 1,
+  maxSeries: 17 * 1024,
+  whenAbsent: 'nodata',
+  create(ctx) {
+    // rx_nohandler (packets for a protocol nobody listens to) is a file per interface and nearly always 0: read it once a minute.
+    let nohandlers = new Map<string, number>();
+    let runs = 0;
+    return (out) => {
+      const rows = parseNetDevColumns(readFileAt(ctx.root, '/proc/net/dev'));
+      const fams = NETDEV_COLUMNS.map((c) => out.counter(`node_network_${c}_total`, `Network device statistic ${c}.`, ['device']));
+      const nohandler = out.counter('node_network_receive_nohandler_total', 'Network device statistic receive_nohandler.', ['device']);
+      const fresh = runs++ % 6 === 0;
+      const next = new Map<string, number>();
+      for (const { device, values } of rows) {
+        values.forEach((v, i) => fams[i]!(v, device));
+        const n = (fresh ? undefined : nohandlers.get(device)) ?? tryReadNumber(ctx.root, `/sys/class/net/${device}/statistics/rx_nohandler`) ?? 0;
+        next.set(device, n);
+        nohandler(n, device);
+      }
+      nohandlers = next;
+    };
+  },
+};

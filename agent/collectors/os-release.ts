@@ -2,7 +2,8 @@
  * /etc/os-release: which distribution and version the node runs.
  */
 import type { HostFacts } from '../../protocol/messages.ts';
-import { isAbsent, readText } from './read.ts';
+import { isAbsent, readFileAt, readText } from './read.ts';
+import type { CollectorSpec } from './registry.ts';
 
 /** The distribution as the protocol describes it. */
 export type OsRelease = HostFacts['os'];
@@ -50,3 +51,40 @@ export async function readOsRelease(root: string): Promise<OsRelease> {
     return parseOsRelease(await readText(root, '/usr/lib/os-release'));
   }
 }
+
+/** node_os_info's labels and the os-release(5) variables they come from. */
+const OS_INFO_LABELS = [
+  ['build_id', 'BUILD_ID'], ['id', 'ID'], ['id_like', 'ID_LIKE'], ['image_id', 'IMAGE_ID'], ['image_version', 'IMAGE_VERSION'],
+  ['name', 'NAME'], ['pretty_name', 'PRETTY_NAME'], ['variant', 'VARIANT'], ['variant_id', 'VARIANT_ID'], ['version', 'VERSION'],
+  ['version_codename', 'VERSION_CODENAME'], ['version_id', 'VERSION_ID'],
+] as const;
+
+/** node_os_version: the leading `major.minor` of VERSION_ID as a number (0 without one), as node_exporter reads it. */
+export function osVersionNumber(versionId: string | undefined): number {
+  const m = /^[0-9]+\.?[0-9]*/.exec(versionId ?? '');
+  return m ? Number(m[0]) : 0;
+}
+
+/** node_exporter's `os` collector: node_os_info and node_os_version from /etc/os-release (else /usr/lib/os-release). */
+export const osCollector: CollectorSpec = {
+  name: 'os',
+  reads: '/etc/os-release, /usr/lib/os-release',
+  enabled: true,
+  every: 30,
+  maxSeries: 2,
+  whenAbsent: 'nodata',
+  create: (ctx) => (out) => {
+    let text: string;
+    try {
+      text = readFileAt(ctx.root, '/etc/os-release');
+    } catch (err) {
+      if (!isAbsent(err)) throw err;
+      text = readFileAt(ctx.root, '/usr/lib/os-release');
+    }
+    const v = parseOsReleaseVars(text);
+    out.gauge('node_os_info', 'A metric with a constant \'1\' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.',
+      OS_INFO_LABELS.map(([l]) => l))(1, ...OS_INFO_LABELS.map(([, k]) => v.get(k) ?? ''));
+    out.gauge('node_os_version', 'Metric containing the major.minor part of the OS version.', ['id', 'id_like', 'name'])(
+      osVersionNumber(v.get('VERSION_ID')), v.get('ID') ?? '', v.get('ID_LIKE') ?? '', v.get('NAME') ?? '');
+  },
+};

@@ -2,7 +2,7 @@
  * Small I/O helpers shared by the collectors: every path is resolved under a
  * filesystem root so the same code reads the real host or a fixture tree.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Unavailable } from '../../protocol/messages.ts';
@@ -69,5 +69,41 @@ export async function attempt<T>(
   } catch (err) {
     unavailable.push({ collector, reason: reasonOf(err) });
     return fallback;
+  }
+}
+
+/**
+ * Reads a /proc or /sys file under `root` synchronously: both are generated
+ * in memory on the spot, and a synchronous read is a tenth of the CPU of an
+ * asynchronous one (see readProcText). The metrics collectors read with it.
+ */
+export function readFileAt(root: string, path: string): string {
+  return readFileSync(hostPath(root, path), 'utf8');
+}
+
+/** A sysfs attribute, trimmed, or undefined when it cannot be read (absent, EINVAL from a device that is down...). */
+export function tryReadSys(root: string, path: string): string | undefined {
+  try {
+    return readFileSync(hostPath(root, path), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A sysfs attribute as a number, or undefined when it is unreadable or not a number. */
+export function tryReadNumber(root: string, path: string): number | undefined {
+  const text = tryReadSys(root, path);
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** The entries of a directory under `root`, sorted; none when it does not exist. */
+export function listDir(root: string, dir: string): string[] {
+  try {
+    return readdirSync(hostPath(root, dir)).sort();
+  } catch (err) {
+    if (isAbsent(err)) return [];
+    throw err;
   }
 }

@@ -2,6 +2,7 @@
  * /run/reboot-required: whether Debian-family package upgrades are waiting for a reboot.
  */
 import { isAbsent, readText } from './read.ts';
+import type { CollectorSpec } from './registry.ts';
 
 /** Whether a reboot is pending and which packages asked for it. */
 export interface RebootRequired {
@@ -42,3 +43,20 @@ export async function readRebootRequired(root: string): Promise<RebootRequired> 
     throw err;
   }
 }
+
+/**
+ * muster's own `reboot_required` collector (node_exporter has none):
+ * node_reboot_required, which the Fleet board and the alert rules use.
+ */
+export const rebootRequiredCollector: CollectorSpec = {
+  name: 'reboot_required',
+  reads: '/run/reboot-required',
+  enabled: true,
+  every: 6,
+  maxSeries: 1,
+  whenAbsent: 'quiet',
+  create: (ctx) => async (out) => {
+    const r = await readRebootRequired(ctx.root);
+    out.gauge('node_reboot_required', 'Node reboot is required for software updates (1) or not (0).')(r.required ? 1 : 0);
+  },
+};
