@@ -69,6 +69,13 @@ export interface DockerClient {
   stream(method: string, path: string, onLine: (line: Record<string, unknown>) => void, timeoutMs: number): Promise<void>;
   /** GET an answer that is not JSON (container logs), as bytes. */
   raw(path: string): Promise<Buffer>;
+  /**
+   * Follows a GET whose answer streams for as long as it runs (container
+   * logs with follow=1): `onData` for each chunk of the body as it comes,
+   * `onEnd` once when the stream ends, fails or is refused (an HTTP error
+   * with the daemon's message).
+   */
+  follow(path: string, onData: (chunk: Buffer) => void, onEnd: (err?: Error) => void): EventSubscription;
 }
 
 /** Creates a client; nothing connects until a call is made. */
@@ -185,10 +192,42 @@ export function createDockerClient(opts: DockerClientOptions = {}): DockerClient
     });
   }
 
+  function follow(path: string, onData: (chunk: Buffer) => void, onEnd: (err?: Error) => void): EventSubscription {
+    let ended = false;
+    const end = (err?: Error) => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
+    // No agent and no timeout: a quiet container sends nothing for hours.
+    const req = http.request({ socketPath, path, method: 'GET', headers: { Host: 'docker' } }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 400) {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => { if (chunks.length < 64) chunks.push(c); });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8').trim();
+          let msg = text || `HTTP ${status}`;
+          try { msg = (JSON.parse(text) as { message?: string }).message ?? msg; } catch { /* not JSON */ }
+          end(new DockerError(`Docker GET ${path}: ${msg}`, status));
+        });
+        return;
+      }
+      res.on('data', (c: Buffer) => { if (!ended) onData(c); });
+      res.on('end', () => end());
+      res.on('close', () => end());
+      res.on('error', (err) => end(err));
+    });
+    req.on('error', (err) => end(new DockerError(`Docker GET ${path}: ${err.message}`, undefined, unreachableCode(err), { cause: err })));
+    req.end();
+    return { close: () => { ended = true; req.destroy(); } };
+  }
+
   return {
     socketPath,
     stream,
     raw,
+    follow,
     async get<T>(path: string) {
       const { body } = await request<T>('GET', path);
       if (body === undefined) throw new DockerError(`Docker GET ${path}: the answer is not JSON`, 200);

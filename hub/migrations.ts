@@ -200,4 +200,53 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_ts ON audit(ts);
   CREATE INDEX audit_who_ts ON audit(who, ts);
   `,
+  `
+  -- Recent logs (issue 17): what 'muster logs' reads and the Loki pusher's
+  -- spool. A stream is one source of one node at one level, with the Loki
+  -- labels it is pushed under; AUTOINCREMENT so a removed node's stream ids
+  -- (its lines outlive it until pruned) are never given to another.
+  CREATE TABLE log_streams (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    node_id      INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    key          TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    service      TEXT NOT NULL,
+    service_key  TEXT NOT NULL,
+    instance     TEXT NOT NULL,
+    container_id TEXT,
+    image        TEXT,
+    unit         TEXT,
+    level        TEXT,
+    labels       TEXT NOT NULL
+  );
+  CREATE INDEX log_streams_service ON log_streams(service_key);
+  CREATE INDEX log_streams_node ON log_streams(node_id);
+  -- Lines in arrival order: id is the cursor of 'muster logs --follow' and of each Loki target.
+  CREATE TABLE log_lines (
+    id        INTEGER PRIMARY KEY,
+    stream_id INTEGER NOT NULL,
+    ts        INTEGER NOT NULL,
+    ns        INTEGER NOT NULL,
+    line      TEXT NOT NULL,
+    pid       INTEGER,
+    stderr    INTEGER
+  );
+  CREATE INDEX log_lines_stream_ts ON log_lines(stream_id, ts);
+  -- One row per stored batch: a replayed batch is stored once, and the store's bound walks these.
+  CREATE TABLE log_batches (
+    node_id  INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    last_id  INTEGER NOT NULL,
+    lines    INTEGER NOT NULL,
+    bytes    INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    PRIMARY KEY (node_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX log_batches_last ON log_batches(last_id);
+  -- How far each Loki target has pushed (the id of the last line it took or dropped).
+  CREATE TABLE loki_cursors (
+    target  TEXT PRIMARY KEY,
+    last_id INTEGER NOT NULL
+  );
+  `,
 ];
