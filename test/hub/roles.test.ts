@@ -49,6 +49,8 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   'GET /api/v1/silences': { path: '/api/v1/silences' },
   'GET /api/v1/agents': { path: '/api/v1/agents' },
   'GET /api/v1/audit': { path: '/api/v1/audit?limit=5' },
+  'GET /api/v1/logs': { path: '/api/v1/logs?limit=1' },
+  'GET /api/v1/logs/stream': { path: '/api/v1/logs/stream?limit=1' },
   'POST /api/v1/placements': { path: '/api/v1/placements', body: {} },
   'POST /api/v1/deploys': { path: '/api/v1/deploys', body: {} },
   'GET /api/v1/tokens': { path: '/api/v1/tokens' },
@@ -78,9 +80,13 @@ async function call(route: string, token: string | undefined) {
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(sample.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(sample.body !== undefined ? { body: JSON.stringify(sample.body) } : {}),
   });
-  const text = await res.text();
+  // An answer let through may be a stream that never ends (logs/stream): only errors are read.
+  if (res.status < 400) {
+    await res.body?.cancel();
+    return { status: res.status, code: undefined, permission: undefined };
+  }
   let body: { error?: { code?: string; permission?: string } } = {};
-  try { body = JSON.parse(text); } catch { /* metrics, scripts, the bundle */ }
+  try { body = JSON.parse(await res.text()); } catch { /* not JSON: the status says enough */ }
   return { status: res.status, code: body.error?.code, permission: body.error?.permission };
 }
 
