@@ -161,6 +161,19 @@ test('a viewer is refused every write, and the audit log names them for each', a
   assert.not.ok(reads.body.entries.some((e: { outcome: string }) => e.outcome === 'ok'));
 });
 
+test('a silence names the person who made it, and making and ending it are audited under that name', async () => {
+  const root = await api(hub.url, hub.adminToken, '/api/v1/tokens', { method: 'POST', body: { role: 'admin', name: 'dana' } });
+  secrets.push(root.body.token);
+  const made = await api(hub.url, root.body.token, '/api/v1/silences', { method: 'POST', body: { node: 'pi-1', for: '2h', comment: 'moving it to the rack' } });
+  assert.is(made.status, 201);
+  assert.is(made.body.createdBy, 'dana');
+  const listed = await api(hub.url, callers.viewer!, '/api/v1/silences');
+  assert.is(listed.body.silences.find((x: { id: string }) => x.id === made.body.id)?.createdBy, 'dana', 'a viewer sees who made it');
+  assert.is((await api(hub.url, root.body.token, `/api/v1/silences/${made.body.id}`, { method: 'DELETE' })).status, 200);
+  const log = await api(hub.url, callers.viewer!, '/api/v1/audit?who=dana');
+  assert.equal(log.body.entries.map((e: { action: string; outcome: string }) => `${e.action} ${e.outcome}`), ['silence.expire ok', 'silence.create ok']);
+});
+
 test('writes are audited with their outcome; no token secret reaches the audit log or its file', async () => {
   const made = await api(hub.url, hub.adminToken, '/api/v1/tokens', { method: 'POST', body: { role: 'viewer', name: 'carol', ttl: '1h' } });
   assert.is(made.status, 201);
