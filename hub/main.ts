@@ -21,8 +21,7 @@ import { createHubMetrics } from './metrics/metrics.ts';
 import { createAgentFamilies } from './metrics/agent-families.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
-import { startDnsServer, type DnsServer, type RateLimitConfig } from '../dns/server.ts';
-import { createClientAcl } from '../dns/client-acl.ts';
+import { startDnsServer, type DnsServer } from '../dns/server.ts';
 import { MUSTER_VERSION, describeAction, type DeployRequest } from '../protocol/index.ts';
 import { randomBytes } from 'node:crypto';
 import { createJobStore } from './job-store.ts';
@@ -89,10 +88,6 @@ export interface DnsOptions {
   ttl?: number;
   /** Negative-answer TTL in seconds (default 10). */
   negativeTtl?: number;
-  /** CIDRs that may have names outside the domain resolved (`--dns-allow`); default loopback and the subnets of this machine's interfaces. */
-  allow?: string[];
-  /** UDP response rate limiting (`--dns-rate-limit`); default 20/s per prefix for clients outside `allow`, false for none. */
-  rateLimit?: RateLimitConfig | false;
 }
 
 /** A hub that is listening. */
@@ -203,14 +198,13 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     if (opts.dns) {
       const d = opts.dns;
       const upstreams = (d.upstreams ?? systemUpstreams()).filter((u) => !(u.port === d.port && (u.host === d.host || isLoopback(u.host) && isLoopback(d.host))));
-      forwarder = createForwarder({ upstreams, now, onEvent: metrics.onDnsEvent });
-      const acl = createClientAcl({ interfaces: networkInterfaces, now }, d.allow ? { allow: d.allow } : {});
+      forwarder = createForwarder({ upstreams, now });
       const resolver = createResolver({ domain: d.domain ?? 'internal', ttl: d.ttl ?? 30, negativeTtl: d.negativeTtl ?? 10, nsAddresses: advertisedAddresses(d.host) });
-      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, acl, log, count: metrics.onDnsQuery, onEvent: metrics.onDnsEvent, now }, { host: d.host, port: d.port, ...(d.rateLimit !== undefined ? { rateLimit: d.rateLimit } : {}) }).catch((err: NodeJS.ErrnoException) => {
+      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, log, count: metrics.onDnsQuery }, { host: d.host, port: d.port }).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') err.message = `DNS port ${d.host}:${d.port} is already in use; pick another with --dns-listen, or --dns-listen off`;
         throw err;
       });
-      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams, recursionFor: acl.networks(), rateLimit: d.rateLimit ?? 'outside the allowed networks' }, 'DNS listening');
+      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams }, 'DNS listening');
     }
   } catch (err) {
     forwarder?.close();
