@@ -23,6 +23,7 @@ import type { WorkloadCollector } from './workloads.ts';
 import type { StateStore } from './state.ts';
 import type { DeployExecutor } from './deploy.ts';
 import type { AgentLogger } from './log.ts';
+import type { LogCollector } from './logs/collector.ts';
 import { explainTlsFailure, TrustError, type HubTrust } from './hub-trust.ts';
 import { CONFIRM_WITHIN_MS, type Upgrader } from './upgrade.ts';
 
@@ -51,6 +52,8 @@ export interface AgentDeps {
   trust?: () => Promise<HubTrust>;
   /** Runs upgrades the hub pushes (agent/upgrade.ts); absent, the agent refuses them. */
   upgrader?: Upgrader;
+  /** Containers' and units' logs (agent/logs/collector.ts), journaled in the `logs` lane; absent, no logs are shipped. */
+  logs?: Pick<LogCollector, 'start' | 'durable' | 'close'>;
   now?: () => number;
   random?: () => number;
 }
@@ -182,7 +185,11 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
     ...(opts.journalMaxBytes !== undefined ? { maxBytes: opts.journalMaxBytes } : {}),
     ...(opts.journalMaxAgeMs !== undefined ? { maxAgeMs: opts.journalMaxAgeMs } : {}),
     now,
-    onDurable: () => flush(),
+    onDurable: () => {
+      flush();
+      // Log positions follow the journal's fsync: a restart then resumes right after what it keeps.
+      deps.logs?.durable(outbox.durableSeq());
+    },
   });
   const legacy = state.takeLegacyOutbox();
   if (legacy && legacy.samples.length && outbox.lastSeq() === 0) {
@@ -547,6 +554,8 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         }, CONFIRM_WITHIN_MS);
       }
       void sendFacts(false);
+      // Logs are journaled while the hub is away too: the journal bounds them, and drops them before samples.
+      deps.logs?.start((record) => outbox.pushLogs(record));
       sampling = takeSample();
       sampleTimer = setInterval(() => { sampling = takeSample(); }, intervalMs);
       factsTimer = setInterval(() => void sendFacts(false), factsEveryMs);
@@ -577,6 +586,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       await sampling;
       await workloadChain;
       await metricsChain;
+      await deps.logs?.close();
       opts.onClose?.();
       const socket = ws;
       if (socket && socket.readyState !== WebSocket.CLOSED) {
@@ -587,6 +597,7 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
         });
       }
       outbox.close();
+      deps.logs?.durable(outbox.durableSeq());
     },
   };
 }

@@ -23,6 +23,7 @@ import { createUnitReader } from './collectors/systemd-units.ts';
 import { createWorkloadCollector } from './workloads.ts';
 import { CA_HASH_RE, resolveHubTrust } from './hub-trust.ts';
 import { createUpgrader } from './upgrade.ts';
+import { createLogCollector } from './logs/collector.ts';
 import { existsSync, statSync } from 'node:fs';
 import { createMetricsCollector, type CollectorSwitches } from './collectors/registry.ts';
 import { nodeCollectors, type NodeCollectorOptions } from './collectors/node-collectors.ts';
@@ -98,6 +99,19 @@ Options:
   --collector.filesystem.fs-types-exclude RE
                      mounts the filesystem collector leaves out (node_exporter's
                      defaults otherwise)
+  --no-logs          ship no logs; by default every container's output (Docker
+                     Engine API) and the systemd journal go to the hub, which
+                     keeps recent lines for 'muster logs' and pushes to Loki
+  --logs-exclude PAT containers, services or units whose names match PAT
+                     are not collected (repeatable; * matches anything,
+                     e.g. --logs-exclude 'debug-*' --logs-exclude cron.service)
+  --logs-max-line SZ lines longer than this are cut, marked ' …[cut]'
+                     (default 16K, at most 32K)
+  --logs-rate N      per container or unit: lines a second it may ship,
+                     sustained (default 200; ten seconds' worth banks as a
+                     burst); lines over it are dropped and counted
+  --logs-rate-bytes SZ
+                     the same in bytes a second (default 256K)
   --log-level LEVEL  debug, info, warn, error (default info)
   --check            check the flags and exit: 0 when they are good, 2 with
                      every problem (the installer runs it before it touches
@@ -161,6 +175,8 @@ export interface AgentConfig {
   caFile?: string;
   /** Where the service's launcher runs the agent from (MUSTER_AGENT_HOME): set, the agent can upgrade itself. */
   home?: string;
+  /** Log collection (`--no-logs`, `--logs-*`); absent, on with the defaults. */
+  logs?: { enabled: boolean; exclude: string[]; maxLine?: number; linesPerSecond?: number; bytesPerSecond?: number };
   /** Which metrics collectors run (`--collector.NAME`, `--no-collector.NAME`, `--collector.disable-defaults`). */
   collectors: CollectorSwitches;
   /** Options of the collectors that take some. */
@@ -183,6 +199,8 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'allow-bind': { type: 'string', multiple: true }, 'allow-privileged': { type: 'boolean' },
         'allow-host-namespaces': { type: 'boolean' }, 'allow-unit': { type: 'string', multiple: true },
         'ca-hash': { type: 'string' }, 'ca-file': { type: 'string' }, check: { type: 'boolean' },
+        'no-logs': { type: 'boolean' }, 'logs-exclude': { type: 'string', multiple: true }, 'logs-max-line': { type: 'string' },
+        'logs-rate': { type: 'string' }, 'logs-rate-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
         'textfile-dir': { type: 'string' }, 'collector.disable-defaults': { type: 'boolean' },
         'collector.filesystem.mount-points-exclude': { type: 'string' }, 'collector.filesystem.fs-types-exclude': { type: 'string' },
@@ -243,6 +261,16 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
   for (const p of allowUnits ?? []) if (!/^[A-Za-z0-9:_.\\@*-]{1,256}$/.test(p)) problems.push(`--allow-unit must be a unit pattern like web* or nginx.service, not ${JSON.stringify(p)}`);
   const deployFlags = (['allow-bind', 'allow-privileged', 'allow-host-namespaces', 'allow-unit'] as const).filter((k) => values[k] !== undefined);
   if (values['no-deploy'] && deployFlags.length) problems.push(`--no-deploy and ${deployFlags.map((k) => `--${k}`).join(', ')} contradict each other; give one`);
+  const logsExclude = values['logs-exclude'] ?? [];
+  for (const p of logsExclude) if (!/^[A-Za-z0-9*?][A-Za-z0-9*?:_.\/@-]{0,255}$/.test(p)) problems.push(`--logs-exclude must be a name pattern like 'debug-*' or cron.service, not ${JSON.stringify(p)}`);
+  const maxLine = values['logs-max-line'] === undefined ? undefined : parseSize(values['logs-max-line']);
+  if (values['logs-max-line'] !== undefined && (maxLine === undefined || maxLine < 256 || maxLine > 32 * 1024)) problems.push(`--logs-max-line must be a size from 256 to 32K, not ${JSON.stringify(values['logs-max-line'])}`);
+  const linesPerSecond = values['logs-rate'] === undefined ? undefined : Number(values['logs-rate']);
+  if (linesPerSecond !== undefined && !(Number.isInteger(linesPerSecond) && linesPerSecond >= 1 && linesPerSecond <= 1_000_000)) problems.push(`--logs-rate must be a whole number of lines a second from 1, not ${JSON.stringify(values['logs-rate'])}`);
+  const bytesPerSecond = values['logs-rate-bytes'] === undefined ? undefined : parseSize(values['logs-rate-bytes']);
+  if (values['logs-rate-bytes'] !== undefined && (bytesPerSecond === undefined || bytesPerSecond < 1024)) problems.push(`--logs-rate-bytes must be a size of at least 1K, like 256K, not ${JSON.stringify(values['logs-rate-bytes'])}`);
+  const logFlags = (['logs-exclude', 'logs-max-line', 'logs-rate', 'logs-rate-bytes'] as const).filter((k) => values[k] !== undefined);
+  if (values['no-logs'] && logFlags.length) problems.push(`--no-logs and ${logFlags.map((k) => `--${k}`).join(', ')} contradict each other; give one`);
   if (problems.length) throw new UsageError(problems.join('\n'));
   const stateDir = values.state ?? (process.getuid?.() === 0 ? '/var/lib/muster-agent' : join(homedir(), '.local/state/muster-agent'));
   const joinToken = values.join ?? env.MUSTER_JOIN_TOKEN;
@@ -291,6 +319,12 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
     ...(caHash ? { caHash: caHash.toLowerCase() } : {}),
     ...(caFile ? { caFile } : {}),
     ...(env.MUSTER_AGENT_HOME ? { home: env.MUSTER_AGENT_HOME } : {}),
+    logs: {
+      enabled: !values['no-logs'], exclude: logsExclude,
+      ...(maxLine !== undefined ? { maxLine } : {}),
+      ...(linesPerSecond !== undefined ? { linesPerSecond } : {}),
+      ...(bytesPerSecond !== undefined ? { bytesPerSecond } : {}),
+    },
     collectors, collectorOptions,
     ...(textfileDir !== undefined ? { textfileDir } : {}),
   };
@@ -337,7 +371,16 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
       else log.warn('a metrics collector failed', { collector, error });
     },
   });
-  const agent = createAgent({ collectors, workloads, state, log, deploys, trust, upgrader, metrics }, {
+  const logOpts = config.logs ?? { enabled: true, exclude: [] };
+  const logs = logOpts.enabled ? createLogCollector({ docker, now: Date.now, log }, {
+    stateDir: config.stateDir, exclude: logOpts.exclude,
+    ...(logOpts.maxLine !== undefined ? { maxLine: logOpts.maxLine } : {}),
+    rate: {
+      ...(logOpts.linesPerSecond !== undefined ? { linesPerSecond: logOpts.linesPerSecond } : {}),
+      ...(logOpts.bytesPerSecond !== undefined ? { bytesPerSecond: logOpts.bytesPerSecond } : {}),
+    },
+  }) : undefined;
+  const agent = createAgent({ collectors, workloads, state, log, deploys, trust, upgrader, metrics, ...(logs ? { logs } : {}) }, {
     hub: config.hub, name: config.name, machineId: facts.machineId, joinToken: config.joinToken,
     intervalMs: config.intervalMs, onFatal: hooks.onFatal, ...(hooks.onRestart ? { onRestart: hooks.onRestart } : {}),
     ...(config.journalMaxBytes !== undefined ? { journalMaxBytes: config.journalMaxBytes } : {}),

@@ -11,7 +11,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LostCounts, SampleData, WorkloadsMessage } from '../protocol/index.ts';
+import type { LostCounts, SampleData, UnsequencedLogs, WorkloadsMessage } from '../protocol/index.ts';
 import type { UnsequencedMetrics } from './metric-diff.ts';
 import { openJournal, type Journal, type JournalOptions } from './journal.ts';
 
@@ -46,6 +46,8 @@ export interface Outbox {
   pushWorkloads(frame: UnsequencedWorkloads): number;
   /** Journals a metrics record (a delta or a snapshot part); returns its sequence number. */
   pushMetrics(record: UnsequencedMetrics): number;
+  /** Journals a batch of log lines in the `logs` lane (dropped before samples when the journal is full); returns its sequence number. */
+  pushLogs(record: UnsequencedLogs): number;
   /** Frames for the durable records after `after`: at most `maxRecords` records and about `maxBytes`. */
   framesAfter(after: number, maxRecords: number, maxBytes: number): OutboxFrames;
   /** Forgets every record up to and including `seq` (a cumulative ack). */
@@ -56,6 +58,8 @@ export interface Outbox {
   size(): number;
   /** Highest sequence number handed out so far (0 for none). */
   lastSeq(): number;
+  /** Highest sequence number such that every record up to it is fsync'd (log positions may be saved up to it). */
+  durableSeq(): number;
   /** What was lost since the state directory began, by reason. */
   lost(): LostCounts;
   /** All of `lost()` summed. */
@@ -136,6 +140,11 @@ export function openOutbox(opts: OutboxOptions): Outbox {
       saveLost();
       return seq;
     },
+    pushLogs(record) {
+      const seq = journal.append('logs', 'logs', record.ts, JSON.stringify(record));
+      saveLost();
+      return seq;
+    },
     framesAfter(after, maxRecords, maxBytes) {
       const records = journal.pendingAfter(after, maxRecords, maxBytes);
       const frames: string[] = [];
@@ -167,6 +176,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     },
     size: () => journal.stats().pending,
     lastSeq: () => journal.stats().nextSeq - 1,
+    durableSeq: () => journal.durableSeq(),
     lost,
     dropped: () => sum(lost()),
     lastError: () => journal.stats().lastError,

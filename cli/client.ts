@@ -36,6 +36,46 @@ export interface ApiClient {
   del<T>(path: string): Promise<T>;
 }
 
+/**
+ * Reads a streaming answer (NDJSON) line by line until it ends or `signal`
+ * aborts: `muster logs --follow`. Failures become CliErrors as in
+ * createApiClient; there is no overall timeout, a follow runs until stopped.
+ */
+export async function streamLines(cfg: ClientConfig, path: string, onLine: (line: string) => void, signal?: AbortSignal, fetchImpl: typeof fetch = fetchFor(cfg)): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetchImpl(cfg.hub + path, { headers: { authorization: `Bearer ${cfg.token}` }, ...(signal ? { signal } : {}) });
+  } catch (err) {
+    if (signal?.aborted) return;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const hint = cause?.code ? TLS_HINTS[cause.code] : undefined;
+    if (hint) throw new CliError('MUSTER_ERR_TLS', `refusing the hub at ${cfg.hub}: ${hint} (${cause!.code})`);
+    throw new CliError('MUSTER_ERR_HUB_UNREACHABLE', `cannot reach the hub at ${cfg.hub} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? Set --hub or MUSTER_HUB.`);
+  }
+  if (!res.ok || !res.body) {
+    const text = await res.text();
+    let e: { code?: string; message?: string } | undefined;
+    try { e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error; } catch { /* not JSON */ }
+    throw new CliError(e?.code ?? `HTTP_${res.status}`, `${e?.message ?? res.statusText} (${e?.code ?? res.status})`);
+  }
+  const decoder = new TextDecoder();
+  let buffered = '';
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line) onLine(line);
+      }
+    }
+  } catch (err) {
+    if (signal?.aborted) return;
+    throw new CliError('MUSTER_ERR_HUB_UNREACHABLE', `the hub at ${cfg.hub} ended the stream: ${(err as Error).message}`);
+  }
+}
+
 /** Creates a client for one hub and token; `fetchImpl` is injectable for tests. */
 export function createApiClient(cfg: ClientConfig, fetchImpl: typeof fetch = fetchFor(cfg)): ApiClient {
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {

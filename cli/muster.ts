@@ -21,6 +21,7 @@ Commands:
   where     where and how one service runs: muster where NAME
   ps        containers, units and processes of one node: muster ps --node NAME
   events    what changed: containers started/died, units failed, ports opened
+  logs      a service's log lines across the fleet: muster logs NAME [-f]
   recommend which nodes have room for a new service, and why the others do not
   deploy    push a container (or a restart, stop, unit action) to a node's agent
   jobs      deploy jobs and their output: muster jobs show ID
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   where: async (a, io) => (await import('./commands/services.ts')).whereCommand(a, io),
   ps: async (a, io) => (await import('./commands/ps.ts')).psCommand(a, io),
   events: async (a, io) => (await import('./commands/events.ts')).eventsCommand(a, io),
+  logs: async (a, io) => (await import('./commands/logs.ts')).logsCommand(a, io),
   recommend: async (a, io) => (await import('./commands/deploy.ts')).recommendCommand(a, io),
   deploy: async (a, io) => (await import('./commands/deploy.ts')).deployCommand(a, io),
   jobs: async (a, io) => (await import('./commands/deploy.ts')).jobsCommand(a, io),

@@ -76,6 +76,8 @@ export const ROUTES: Readonly<Record<string, RouteAccess>> = {
   'GET /api/v1/silences': p('read'),
   'GET /api/v1/agents': p('read'),
   'GET /api/v1/audit': p('read'),
+  'GET /api/v1/logs': p('read'),
+  'GET /api/v1/logs/stream': p('read'),
 
   // Ranks nodes and changes nothing; a deployer sees only the nodes of its scope.
   'POST /api/v1/placements': p('deploy'),

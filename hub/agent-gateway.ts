@@ -17,6 +17,9 @@ import {
   CloseCode, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, createAgentMessageDecoder, unpackFrame,
   type AgentMessage, type CpuTimes, type Hello, type HubMessage, type MetricsMessage, type SamplesMessage, type WorkloadsMessage,
 } from '../protocol/index.ts';
+import type { LogsMessage } from '../protocol/logs.ts';
+import type { LogStore } from './logs/log-store.ts';
+import type { LogMetrics } from './logs/log-metrics.ts';
 import type { NodeRecord, SampleRow, Store } from './store.ts';
 import type { TokenService } from './tokens.ts';
 import type { DeployService } from './deploys.ts';
@@ -56,6 +59,12 @@ export interface AgentGatewayDeps {
   upgrades?: Pick<AgentUpgrades, 'result' | 'seen'>;
   /** Where agents' generic metric families go (protocol 3); absent, `metrics` records are acked and dropped. */
   families?: Pick<AgentFamilies, 'apply'>;
+  /** Where log batches go (the recent-log store, on the same group commit); absent, they are acked and dropped. */
+  logs?: Pick<LogStore, 'ingest'>;
+  /** Counts what log batches bring. */
+  logMetrics?: Pick<LogMetrics, 'received'>;
+  /** Per-node budget of log lines and bytes, apart from the one of samples and workloads; absent, unlimited. */
+  logBudget?: WriteBudget;
 }
 
 export interface AgentGatewayOptions {
@@ -199,8 +208,8 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
   });
 
   /** Spends the node's write budget on a frame; pauses the link and returns false when it is spent. */
-  function spend(link: Link, node: NodeRecord, bytes: number, rows: number): boolean {
-    const verdict = deps.budget?.take(node.id, bytes, rows) ?? { ok: true as const };
+  function spend(link: Link, node: NodeRecord, bytes: number, rows: number, budget = deps.budget): boolean {
+    const verdict = budget?.take(node.id, bytes, rows) ?? { ok: true as const };
     if (verdict.ok) return true;
     log.warn({ node: node.name, retryAfterMs: verdict.retryAfterMs }, `node is ${verdict.reason}; paused until it refills`);
     pause(link, 'MUSTER_ERR_WRITE_BUDGET', `node ${node.name} is ${verdict.reason}`, verdict.retryAfterMs);
@@ -417,6 +426,27 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
     store.advanceAcked(node.id, msg.seq, (err) => (err ? storageFailed(link) : ack(link, node)));
   }
 
+  /**
+   * Stores a log batch. Its lines and the node's acked sequence number are
+   * queued on the same group commit, in that order, so the ack that covers
+   * the batch goes out only once its lines are fsync'd. A flood spends the
+   * node's log budget and pauses that node alone; its agent keeps the rest.
+   */
+  function applyLogs(link: Link, node: NodeRecord, msg: LogsMessage, bytes: number): void {
+    if (link.paused) return; // sent again after resume
+    if (msg.seq <= link.queuedSeq) {
+      ack(link, node);
+      return;
+    }
+    if (!spend(link, node, bytes, msg.lines.length, deps.logBudget)) return;
+    let lineBytes = 0;
+    for (const l of msg.lines) lineBytes += Buffer.byteLength(l.l, 'utf8');
+    deps.logMetrics?.received(msg.lines.length, lineBytes, msg.drops);
+    link.queuedSeq = msg.seq;
+    deps.logs?.ingest(node, msg);
+    store.advanceAcked(node.id, msg.seq, (err) => (err ? storageFailed(link) : ack(link, node)));
+  }
+
   function handle(link: Link, msg: AgentMessage, bytes: number): void {
     const node = link.node;
     if (!node) {
@@ -452,6 +482,9 @@ export function createAgentGateway(deps: AgentGatewayDeps, opts: AgentGatewayOpt
         return;
       case 'metrics':
         applyMetrics(link, node, msg);
+        return;
+      case 'logs':
+        applyLogs(link, node, msg, bytes);
         return;
       case 'deployProgress':
         deps.deploys?.progress(node.id, msg);

@@ -21,7 +21,8 @@ import { createHubMetrics } from './metrics/metrics.ts';
 import { createAgentFamilies } from './metrics/agent-families.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { createForwarder, parseResolvConf, type Upstream } from '../dns/forwarder.ts';
-import { startDnsServer, type DnsServer } from '../dns/server.ts';
+import { startDnsServer, type DnsServer, type RateLimitConfig } from '../dns/server.ts';
+import { createClientAcl } from '../dns/client-acl.ts';
 import { MUSTER_VERSION, describeAction, type DeployRequest } from '../protocol/index.ts';
 import { randomBytes } from 'node:crypto';
 import { createJobStore } from './job-store.ts';
@@ -38,6 +39,7 @@ import { ensureHubTls, type TlsConfig } from './tls.ts';
 import { createAgentBundle } from './agent-bundle.ts';
 import { createAgentUpgrades } from './agent-upgrades.ts';
 import { createSampleHistory } from './sample-history.ts';
+import { createHubLogs, type HubLogsOptions } from './logs/hub-logs.ts';
 import { createAuditLog, deployAuditAction } from './audit.ts';
 
 export interface HubOptions {
@@ -73,6 +75,8 @@ export interface HubOptions {
   metricsPublic?: boolean;
   /** How long the audit log keeps its entries (`--audit-retention`, default 90 days). */
   auditRetentionMs?: number;
+  /** Recent logs for `muster logs` and pushes to Loki (`--loki`, `--logs-max-age`, `--logs-max-size`). */
+  logs?: HubLogsOptions;
 }
 
 /** Where and how the hub serves DNS. */
@@ -88,6 +92,10 @@ export interface DnsOptions {
   ttl?: number;
   /** Negative-answer TTL in seconds (default 10). */
   negativeTtl?: number;
+  /** CIDRs that may have names outside the domain resolved (`--dns-allow`); default loopback and the subnets of this machine's interfaces. */
+  allow?: string[];
+  /** UDP response rate limiting (`--dns-rate-limit`); default 20/s per prefix for clients outside `allow`, false for none. */
+  rateLimit?: RateLimitConfig | false;
 }
 
 /** A hub that is listening. */
@@ -171,9 +179,12 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const agentBundle = opts.agentBundle ?? fileURLToPath(new URL('../dist/muster-agent.js', import.meta.url));
   const bundle = createAgentBundle(agentBundle);
   const upgrades = createAgentUpgrades({ nodes: () => store.listNodes(), send: (nodeId, msg) => gateway.sendTo(nodeId, msg), bundle, now, log });
+  // Log lines ride the group commit with the acks that cover them; the store is also the Loki spool.
+  const logs = createHubLogs({ db, commits, registry, now, log }, opts.logs);
   const gateway = createAgentGateway({
     store, tokens, membership, inventory, now, log, onFrame: metrics.onFrame, onNodeData: metrics.nodeChanged, deploys,
     storage: commits, probeStorage: () => commits.enqueue(probe), budget, upgrades, families,
+    logs: logs.store, logMetrics: logs.metrics, logBudget: logs.budget,
   }, opts.gateway);
   const history = createSampleHistory(db);
   const capacity = { store, history, inventory, recentJobs: () => jobs.list(200), now };
@@ -183,13 +194,14 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   // What memory holds of a removed node goes with it: SQLite may give its id to the next node that joins.
   membership.onRemove((n) => { inventory.forget(n.id); nodeServices.forget(n.id); metrics.forget(n.id); budget.forget(n.id); });
   const app = await buildServer({ metricsPublic: opts.metricsPublic ?? false, store, history, tokens, audit, membership, gateway, storage: commits, ...(tls ? { tls: { key: tls.key, cert: tls.cert, caHash: tls.caHash, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}), inventory, events, metrics, now, log, version: MUSTER_VERSION, deploys, capacity, alerts, silences,
-    agentBundle, bundle, upgrades,
+    agentBundle, bundle, upgrades, logs: logs.store,
     installScript: opts.installScript ?? fileURLToPath(new URL('../install/agent-install.sh', import.meta.url)) });
   gateway.start();
   deploys.start();
   alerts.start();
   maintenance.start();
   maintenance.runOnce();
+  logs.start();
   const zones = createZoneSource({ store, inventory, now });
   let dns: DnsServer | undefined;
   let forwarder: ReturnType<typeof createForwarder> | undefined;
@@ -198,13 +210,14 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     if (opts.dns) {
       const d = opts.dns;
       const upstreams = (d.upstreams ?? systemUpstreams()).filter((u) => !(u.port === d.port && (u.host === d.host || isLoopback(u.host) && isLoopback(d.host))));
-      forwarder = createForwarder({ upstreams, now });
+      forwarder = createForwarder({ upstreams, now, onEvent: metrics.onDnsEvent });
+      const acl = createClientAcl({ interfaces: networkInterfaces, now }, d.allow ? { allow: d.allow } : {});
       const resolver = createResolver({ domain: d.domain ?? 'internal', ttl: d.ttl ?? 30, negativeTtl: d.negativeTtl ?? 10, nsAddresses: advertisedAddresses(d.host) });
-      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, log, count: metrics.onDnsQuery }, { host: d.host, port: d.port }).catch((err: NodeJS.ErrnoException) => {
+      dns = await startDnsServer({ resolver, zone: () => zones.current(), forwarder, acl, log, count: metrics.onDnsQuery, onEvent: metrics.onDnsEvent, now }, { host: d.host, port: d.port, ...(d.rateLimit !== undefined ? { rateLimit: d.rateLimit } : {}) }).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') err.message = `DNS port ${d.host}:${d.port} is already in use; pick another with --dns-listen, or --dns-listen off`;
         throw err;
       });
-      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams }, 'DNS listening');
+      log.info({ host: d.host, port: dns.port, domain: d.domain ?? 'internal', upstreams, recursionFor: acl.networks(), rateLimit: d.rateLimit ?? 'outside the allowed networks' }, 'DNS listening');
     }
   } catch (err) {
     forwarder?.close();
@@ -214,6 +227,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     metrics.close();
     await alerts.close();
     maintenance.close();
+    await logs.close();
     await app.close();
     commits.close();
     await checkpointer?.close();
@@ -247,6 +261,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       metrics.close();
       await alerts.close();
       maintenance.close();
+      await logs.close();
       await app.close();
       commits.close();
       await checkpointer?.close();

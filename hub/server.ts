@@ -34,6 +34,8 @@ import type { AgentUpgrades } from './agent-upgrades.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import type { Membership } from './membership.ts';
 import { registerNodeAdminRoutes } from './routes/node-admin.ts';
+import { registerLogRoutes } from './routes/logs.ts';
+import type { LogStore } from './logs/log-store.ts';
 
 import type { HubMetrics } from './metrics/metrics.ts';
 
@@ -73,6 +75,8 @@ export interface ServerDeps {
   upgrades?: Pick<AgentUpgrades, 'request' | 'list'>;
   /** HTTPS and WSS (the hub's default); absent, plain HTTP (`--no-tls`). `caPem` is served at /cacerts. */
   tls?: { key: Buffer; cert: Buffer; caPem?: string; caHash?: string };
+  /** The recent-log store, for GET /logs and /logs/stream (`muster logs`); absent, those routes do not exist. */
+  logs?: Pick<LogStore, 'query' | 'lastId' | 'onStored'>;
 }
 
 const WEEK_MS = 7 * 86_400_000;
@@ -276,6 +280,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (deps.upgrades && deps.bundle) registerAgentRoutes(api, { store, bundle: deps.bundle, upgrades: deps.upgrades });
     registerAlertRoutes(api, { alerts: deps.alerts, silences: deps.silences, now: deps.now });
     registerWorkloadRoutes(api, { store, inventory: deps.inventory, events: deps.events, now: deps.now, domain: deps.domain ?? 'internal' });
+    if (deps.logs) registerLogRoutes(api, { store, logs: deps.logs, now: deps.now });
 
     api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {
       req.auditNote = { target: `token ${req.params.id}` };

@@ -5,6 +5,7 @@ export * from './close-codes.ts';
 export * from './messages.ts';
 export * from './workloads.ts';
 export * from './metrics.ts';
+export * from './logs.ts';
 export * from './deploys.ts';
 export * from './upgrades.ts';
 export * from './codec.ts';

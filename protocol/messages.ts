@@ -7,6 +7,7 @@ import { WorkloadsMessage } from './workloads.ts';
 import { DeployProgress, DeployRequest, DeployResult } from './deploys.ts';
 import { UpgradeRequest, UpgradeResult } from './upgrades.ts';
 import { MetricsMessage } from './metrics.ts';
+import { LogsMessage } from './logs.ts';
 import { Count, Counter, EpochMs, EpochS, List, Seq, Str } from './bounds.ts';
 
 /** A collector that could not run on this host, and why. */
@@ -147,7 +148,7 @@ export const SamplesMessage = Type.Object({
 export const HeartbeatMessage = Type.Object({ type: Type.Literal('heartbeat'), ts: EpochMs() });
 
 /** Every frame an agent may send. */
-export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage, MetricsMessage, DeployProgress, DeployResult, UpgradeResult]);
+export const AgentMessage = Type.Union([Hello, FactsMessage, SamplesMessage, HeartbeatMessage, WorkloadsMessage, MetricsMessage, LogsMessage, DeployProgress, DeployResult, UpgradeResult]);
 
 /** The hub's answer to a good hello. `credential` is present only after a join. */
 export const Welcome = Type.Object({

@@ -5,7 +5,8 @@ export const PROTOCOL_VERSION = 3;
  * Versions of the agent protocol the hub speaks: the current one and the one
  * before it, so a fleet upgrades node by node. 2 added the journal's
  * sequenced workloads deltas, `lost` counts, and `pause`/`resume`; 3 added
- * `metrics` records (generic metric families, protocol/metrics.ts).
+ * `metrics` records (generic metric families, protocol/metrics.ts) and
+ * `logs` batches (protocol/logs.ts; a protocol 2 agent sends none).
  */
 export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [2, 3];
 

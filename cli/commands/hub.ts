@@ -4,6 +4,7 @@ import { startHub, type RunningHub } from '../../hub/main.ts';
 import { parseFlags, parseListen } from '../args.ts';
 import type { Io } from '../io.ts';
 import { DNS_FLAGS, DNS_USAGE, parseDnsFlags } from '../dns-flags.ts';
+import { LOGS_FLAGS, LOGS_USAGE, parseLogsFlags } from '../logs-flags.ts';
 import { AlertsConfigError, loadAlertsConfig } from '../../hub/alerts/config.ts';
 import { CliError } from '../config.ts';
 import { parseBytes } from '../../hub/placement.ts';
@@ -37,7 +38,7 @@ Options:
                       muster token create --role metrics)
   --audit-retention DURATION
                       how long the audit log keeps who did what (default 90d)
-${DNS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alerts by email").
+${DNS_USAGE}${LOGS_USAGE}  --alerts FILE       alert rules and email (YAML; see README "Alerts by email").
                       Without it the built-in rules run and show in 'muster alerts',
                       and nothing is mailed. The SMTP password comes from
                       MUSTER_SMTP_PASSWORD or smtp.password_file (mode 0600).
@@ -81,6 +82,7 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     'node-bytes-per-minute': { type: 'string' }, 'node-rows-per-minute': { type: 'string' },
     'tls-san': { type: 'string', multiple: true }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'no-tls': { type: 'boolean' },
     'metrics-public': { type: 'boolean' }, 'agent-bundle': { type: 'string' }, 'audit-retention': { type: 'string' },
+    ...LOGS_FLAGS,
     ...DNS_FLAGS,
   });
   if (values.help) { io.out(HUB_USAGE); return 0; }
@@ -108,15 +110,17 @@ export async function hubCommand(argv: string[], io: Io): Promise<number> {
     writeBudget.rowsPerMinute = r;
   }
   const tls = tlsFlags(values);
+  const logs = parseLogsFlags(values);
   const auditRetentionMs = values['audit-retention'] === undefined ? undefined : parseDuration(values['audit-retention']);
   if (values['audit-retention'] !== undefined && !auditRetentionMs) throw new CliError('MUSTER_ERR_USAGE', `--audit-retention needs a duration like 90d or 365d, not ${JSON.stringify(values['audit-retention'])}`, 2);
   const hub: RunningHub = await startHub({ dataDir, host, port, dns, logger: { level: values['log-level'] ?? 'info' }, writeBudget, tls, metricsPublic: values['metrics-public'] === true,
-    ...(values['agent-bundle'] ? { agentBundle: resolve(values['agent-bundle']) } : {}), ...(alerts ? { alerts } : {}), ...(auditRetentionMs ? { auditRetentionMs } : {}) });
+    ...(values['agent-bundle'] ? { agentBundle: resolve(values['agent-bundle']) } : {}), ...(alerts ? { alerts } : {}), ...(auditRetentionMs ? { auditRetentionMs } : {}), logs });
   io.out(`hub listening on ${hub.url} (data ${dataDir})\n`);
   if (hub.caHash) io.out(`TLS: agents pin the hub with --ca-hash ${hub.caHash}${hub.caFile ? ` (CA certificate ${hub.caFile})` : ''}\n`);
   else io.out('TLS is OFF (--no-tls): tokens and secrets cross the network in clear\n');
   if (dns) io.out(`dns listening on ${dns.host}:${hub.dnsPort} (udp and tcp), domain ${dns.domain}\n`);
   if (hub.adminTokenCreated) io.out(`admin token written to ${dataDir}/admin.token\n`);
+  for (const t of logs.loki ?? []) io.out(`logs pushed to Loki at ${t.url}${t.tenant ? ` (tenant ${t.tenant})` : ''}\n`);
   if (alerts?.smtp) io.out(`alerts mailed to ${alerts.smtp.to.join(', ')} via ${new URL(alerts.smtp.url).host}\n`);
   await untilSignal();
   await hub.close();
