@@ -194,7 +194,7 @@ const RECOMMEND_FLAGS = {
   cpu: { type: 'string' }, memory: { type: 'string' }, disk: { type: 'string' }, platform: { type: 'string' },
   constraint: { type: 'string', multiple: true }, port: { type: 'string', multiple: true }, strategy: { type: 'string' },
   'spread-by': { type: 'string' }, service: { type: 'string' }, image: { type: 'string' }, force: { type: 'boolean' },
-  json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Bytes that may be negative (short by that much). */
@@ -261,7 +261,7 @@ const DEPLOY_FLAGS = {
   privileged: { type: 'boolean' }, network: { type: 'string' }, pid: { type: 'string' },
   device: { type: 'string', multiple: true }, 'cap-add': { type: 'string', multiple: true },
   id: { type: 'string' }, 'queue-timeout': { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' },
-  hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 type DeployValues = ReturnType<typeof parseFlags<typeof DEPLOY_FLAGS>>['values'];
@@ -387,7 +387,7 @@ export async function deployCommand(argv: string[], io: Io): Promise<number> {
 }
 
 const JOBS_FLAGS = {
-  limit: { type: 'string' }, json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  limit: { type: 'string' }, json: { type: 'boolean' }, hub: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {

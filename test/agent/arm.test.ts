@@ -40,7 +40,7 @@ for (const b of BOARDS) {
       const node = await waitFor(`${b.name} online with a sample`, async () => {
         if (child.exitCode !== null) throw new Error(`the agent exited: ${out}`);
         const r = await api(hub!.url, hub!.adminToken, `/api/v1/nodes/${b.name}`);
-        return r.status === 200 && r.body.online && r.body.samples.ackedSeq >= 1 ? r.body : undefined;
+        return r.status === 200 && r.body.online && r.body.facts && r.body.samples.ackedSeq >= 1 ? r.body : undefined;
       }, 150_000, 1_000);
       assert.is(node.facts.arch, b.arch);
       assert.is(node.facts.platform, b.platform);

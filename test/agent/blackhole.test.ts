@@ -31,7 +31,7 @@ test('a black-holed link is dropped by the agent within a minute, and the agent 
   agent.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
   agent.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
   const node = async () => (await api(hub!.url, hub!.adminToken, '/api/v1/nodes/far')).body;
-  await waitFor('the agent in the namespace online', async () => (await node()).online === true, 20_000, 250);
+  await waitFor('the agent in the namespace online', async () => (await node()).online === true, 60_000, 250);
   const links = () => output.match(/connected to hub/g)?.length ?? 0;
   assert.is(links(), 1);
 
