@@ -215,9 +215,11 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
         if (typeof v === 'string') { onEvent(`upstream_${v}`); return; }
         finish(undefined, { msg, records: v.records });
       });
-      sock.connect(upstream.port, upstream.host, () => {
+      // connect() reports its own failure (no route to the upstream, say) to this callback, not as 'error'.
+      sock.connect(upstream.port, upstream.host, (err?: Error) => {
         if (done) return;
-        sock.send(query(id, req), (err) => { if (err) finish(new ForwardError(`upstream ${upstream.host}:${upstream.port}: ${err.message}`)); });
+        if (err) { finish(new ForwardError(`upstream ${upstream.host}:${upstream.port}: ${err.message}`)); return; }
+        sock.send(query(id, req), (sendErr) => { if (sendErr) finish(new ForwardError(`upstream ${upstream.host}:${upstream.port}: ${sendErr.message}`)); });
       });
     });
   }

@@ -153,4 +153,10 @@ test('an upstream that refuses the port fails over to the next at once', async (
   assert.ok(Date.now() - t0 < 1_000, `took ${Date.now() - t0} ms: the ICMP error was taken, not the timeout`);
 });
 
+test('an upstream that cannot be reached fails over to the next, and nothing throws', async () => {
+  // 2001:db8::/32 is for documentation: with no route there connect() or send() fails; with one, nothing answers.
+  const f = forwarder({ upstreams: [{ host: '2001:db8::53', port: 53 }, { host: '127.0.0.1', port: upstream.port }] });
+  assert.equal(addresses((await ask(f, 'unroutable.example')).response), ['10.0.0.1']);
+});
+
 test.run();
