@@ -27,11 +27,12 @@ test('a black-holed link is dropped by the agent within a minute, and the agent 
   host = await createTestHost();
   hub = await startHubProcess({ host: host.hostAddress });
   const stateDir = tempDir('agent-blackhole');
-  agent = host.spawn(process.execPath, [AGENT_BUNDLE, '--hub', hub.url, '--join', await joinToken(hub), '--name', 'far', '--state', stateDir, '--interval', '1s']);
+  agent = host.spawn(process.execPath, [AGENT_BUNDLE, '--hub', hub.url, '--join', await joinToken(hub), '--name', 'far', '--state', stateDir, '--interval', '1s', ...(hub.caHash ? ['--ca-hash', hub.caHash] : [])]);
   agent.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
   agent.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
   const node = async () => (await api(hub!.url, hub!.adminToken, '/api/v1/nodes/far')).body;
-  await waitFor('the agent in the namespace online', async () => (await node()).online === true, 60_000, 250);
+  await waitFor('the agent in the namespace online', async () => (await node()).online === true, 60_000, 250)
+    .catch((e: Error) => { throw new Error(`${e.message}; the agent said:\n${output}`); });
   const links = () => output.match(/connected to hub/g)?.length ?? 0;
   assert.is(links(), 1);
 
