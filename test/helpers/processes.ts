@@ -124,7 +124,11 @@ export async function startHubProcess(opts: { dataDir?: string; host?: string; p
   const p = track(child);
   await waitFor('the hub to listen', () => {
     if (child.exitCode !== null) throw new Error(`hub exited: ${p.output()}`);
-    return /hub listening on/.test(p.output()) && (opts.dns === 'off' || /dns listening on/.test(p.output()));
+    const out = p.output();
+    // The pin is printed on the line after "hub listening on https://": wait for it too,
+    // or a loaded machine hands back a hub whose CA the helpers do not know yet.
+    const tlsSaid = !/hub listening on https:/.test(out) || (opts.args ?? []).includes('--tls-cert') || /--ca-hash sha256:[0-9a-f]{64}/.test(out);
+    return /hub listening on/.test(out) && tlsSaid && (opts.dns === 'off' || /dns listening on/.test(out));
   }, 20_000);
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const dnsPort = Number(/dns listening on .*:(\d+) /.exec(p.output())?.[1] ?? 0);
