@@ -23,7 +23,7 @@ test.before(async () => {
   if (!ready) return;
   await removeTestContainers(PREFIX);
   hub = await startHubProcess();
-  agent = startAgentProcess({ hub: hub.url, join: await joinToken(hub), name: 'dns-node', interval: '1s' });
+  agent = startAgentProcess({ hub: hub.url, join: await joinToken(hub), name: 'dns-node', interval: '10s' });
   await waitFor('the node online with its facts', async () => {
     const r = await api(hub!.url, hub!.adminToken, '/api/v1/nodes/dns-node');
     return r.status === 200 && r.body.online && r.body.facts;
@@ -49,7 +49,7 @@ test('the node resolves to the addresses it reports, with its metadata in TXT', 
   assert.match(txt, new RegExp(`"arch=${node.arch}"`));
 });
 
-test('a container started during the test resolves by its service name within a second, with SRV; stopped, it is gone', async () => {
+test('a container started during the test resolves by its service name at once (its Docker event, not the next 10 s sample), with SRV; stopped, it is gone', async () => {
   if (!ready) return;
   const svc = `dns-web-${process.pid}`;
   const name = `${PREFIX}web-${process.pid}`;
@@ -58,7 +58,8 @@ test('a container started during the test resolves by its service name within a 
   const started = Date.now();
   await waitFor('the service name to resolve', async () => (await answers(`${svc}.service.internal`, 'A')).length > 0, 5_000, 50);
   const tookMs = Date.now() - started;
-  assert.ok(tookMs < 1_000, `resolved ${tookMs} ms after docker run returned`);
+  // The agent samples every 10 s: an answer well within that came with the Docker event.
+  assert.ok(tookMs < 4_000, `resolved ${tookMs} ms after docker run returned`);
   assert.equal(await answers(`${svc}.service.internal`, 'A'), await answers('dns-node.node.internal', 'A'));
   const srv = await dig(hub!.dnsPort, `_${svc}._tcp.service.internal`, 'SRV');
   assert.equal(section(srv, 'ANSWER').map((r) => r.slice(4).join(' ')), [`10 10 ${port} dns-node.node.internal.`]);
@@ -66,8 +67,8 @@ test('a container started during the test resolves by its service name within a 
 
   await docker('stop', '-t', '1', name);
   const stopped = Date.now();
-  await waitFor('the stopped service to vanish from DNS', async () => status(await dig(hub!.dnsPort, `${svc}.service.internal`, 'A')) === 'NXDOMAIN', 5_000, 50);
-  assert.ok(Date.now() - stopped < 1_000 + 1_000, 'docker stop -t 1 takes its second, then the answer follows');
+  await waitFor('the stopped service to vanish from DNS', async () => status(await dig(hub!.dnsPort, `${svc}.service.internal`, 'A')) === 'NXDOMAIN', 9_000, 50);
+  assert.ok(Date.now() - stopped < 4_000, 'gone with the Docker event, well before the next 10 s sample');
   await docker('rm', name);
 });
 

@@ -58,6 +58,7 @@ test('a node over its budget is paused and keeps its records; the other nodes ar
     const stored = (await api(hub.url, hub.adminToken, '/api/v1/nodes/flood/samples')).body.samples as { seq: number }[];
     assert.is(stored.length, acked, 'nothing past the last ack was stored');
     // The calm node goes on as before.
+    await waitFor('the calm node to report', async () => typeof (await api(hub.url, hub.adminToken, '/api/v1/nodes/calm')).body.samples?.ackedSeq === 'number', 30_000, 200);
     const before = (await api(hub.url, hub.adminToken, '/api/v1/nodes/calm')).body.samples.ackedSeq as number;
     await waitFor('the calm node to keep reporting', async () => (await api(hub.url, hub.adminToken, '/api/v1/nodes/calm')).body.samples.ackedSeq >= before + 3, 10_000, 200);
   } finally {
