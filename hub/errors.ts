@@ -31,6 +31,8 @@ export const forbidden = define('MUSTER_ERR_FORBIDDEN', 403);
 export const routeWithoutAccess = define('MUSTER_ERR_ROUTE_WITHOUT_ACCESS', 500);
 /** No node with that name. */
 export const nodeNotFound = define('MUSTER_ERR_NODE_NOT_FOUND', 404);
+/** The node is known but its agent is not connected: what it last sent is not served as if it were current (a per-node scrape's `up` becomes 0). */
+export const nodeOffline = define('MUSTER_ERR_NODE_OFFLINE', 503);
 /** No service with that name; `details.suggestions` holds close matches. */
 export const serviceNotFound = define('MUSTER_ERR_SERVICE_NOT_FOUND', 404);
 /** No token with that id. */

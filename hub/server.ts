@@ -21,6 +21,7 @@ import type { WorkloadStore } from './workload-store.ts';
 import { registerWorkloadRoutes } from './routes/workloads.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPrometheusSd } from './routes/prometheus-sd.ts';
+import { registerNodeSd } from './routes/node-sd.ts';
 import { registerDeployRoutes } from './routes/deploys.ts';
 import type { DeployService } from './deploys.ts';
 import type { CapacityDeps } from './capacity.ts';
@@ -51,7 +52,7 @@ export interface ServerDeps {
   gateway: AgentGateway;
   inventory: Pick<Inventory, 'get' | 'views'>;
   events: Pick<WorkloadStore, 'listEvents'>;
-  metrics: Pick<HubMetrics, 'render' | 'renderHub'>;
+  metrics: Pick<HubMetrics, 'render' | 'renderHub' | 'renderNode'>;
   now: () => number;
   /** The DNS domain names are shown under (default `internal`). */
   domain?: string;
@@ -156,6 +157,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // of every node is work on the hub's only thread, and what runs where is worth keeping to oneself.
   registerMetricsRoute(app, deps.metrics);
   registerPrometheusSd(app, { store, inventory: deps.inventory }, '/api/v1/sd/prometheus');
+  registerNodeSd(app, { store, tls: deps.tls !== undefined }, '/api/v1/sd/nodes');
 
   // The CA agents pin (k3s serves its own the same way): public, and worthless without the pin to check it against.
   app.get('/cacerts', async (_req, reply) => {

@@ -124,12 +124,17 @@ export const LostCounts = Type.Object({
 export const JoinAuth = Type.Object({ kind: Type.Literal('join'), token: Str(512) });
 export const CredentialAuth = Type.Object({ kind: Type.Literal('credential'), token: Str(512) });
 
+/** What a node may be called: a DNS label's characters plus `_` and `.`, 1 to 63 of them (the hub checks names in URLs against it too). */
+export const NODE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+/** The longest node name. */
+export const NODE_NAME_MAX = 63;
+
 /** First frame of every link: who the agent is and how it proves it. Nothing else is accepted before it. */
 export const Hello = Type.Object({
   type: Type.Literal('hello'),
   protocol: Count(1_000_000),
   agentVersion: Str(64),
-  node: Type.Object({ name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }), machineId: Str(128) }),
+  node: Type.Object({ name: Type.String({ minLength: 1, maxLength: NODE_NAME_MAX, pattern: NODE_NAME_PATTERN }), machineId: Str(128) }),
   auth: Type.Union([JoinAuth, CredentialAuth]),
 });
 

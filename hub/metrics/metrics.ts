@@ -11,7 +11,7 @@ import type { Inventory } from '../inventory.ts';
 import type { NodeServices } from '../node-services.ts';
 import type { HostFacts } from '../../protocol/index.ts';
 import type { NodeRecord } from '../store.ts';
-import { createExpositionWriter, createFamilyCollector, labelText, type FamilyText } from './exposition.ts';
+import { createExpositionWriter, createFamilyCollector, labelText, type ExpositionWriter, type FamilyText } from './exposition.ts';
 import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 import type { AgentFamilies } from './agent-families.ts';
 import { createRuntimeMetrics } from './runtime-metrics.ts';
@@ -20,7 +20,7 @@ import type { DnsEvent } from '../../dns/events.ts';
 
 export interface MetricsDeps {
   registry: Registry;
-  store: Pick<Store, 'listNodes' | 'latestSample' | 'getNodeById'>;
+  store: Pick<Store, 'listNodes' | 'latestSample' | 'getNodeById' | 'getNodeByName'>;
   inventory: Pick<Inventory, 'get'>;
   /** Each node's services, shared with alerting. */
   nodeServices: NodeServices;
@@ -60,6 +60,14 @@ export interface HubMetrics {
    * everything else a scrape does; the route streams them as they are.
    */
   render(): Promise<{ contentType: string; chunks: Buffer[]; bytes: number }>;
+  /**
+   * One node's series alone, for Prometheus scraping each node as its own
+   * target (GET /metrics/nodes/NAME): exactly the lines the fleet's render
+   * has for that node, from the same cached text. `unknown` for a name the
+   * hub does not know; `offline` while its agent is not connected, so that
+   * the target's `up` is 0 and its series end at once.
+   */
+  renderNode(name: string): Promise<NodeRender>;
   /** Only the hub's own series (muster_hub_*, muster_alerts_*...), without a node's: cheap, and starts no prerendering. */
   renderHub(): Promise<{ contentType: string; text: string }>;
   /** Drops a removed node's rendered series: SQLite may give its id to the next node, whose text must not match the old key. */
@@ -67,6 +75,12 @@ export interface HubMetrics {
   /** Stops the prerender timer. */
   close(): void;
 }
+
+/** What a per-node scrape gets: the exposition, or why there is none. */
+export type NodeRender =
+  | { kind: 'ok'; contentType: string; chunks: Buffer[]; bytes: number }
+  | { kind: 'unknown' }
+  | { kind: 'offline'; lastSeen: number };
 
 /** Work between two turns of the event loop while a scrape is assembled. */
 const SCRAPE_SLICE_MS = 5;
@@ -172,6 +186,16 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     return text;
   }
 
+  /** Every series of one node, in the fleet's render and in its own alike: one code path, so the two cannot differ. */
+  const writeNode = (w: ExpositionWriter, n: NodeRecord) => {
+    const instance = n.name;
+    w.add('muster_node_up', 'gauge', 'Whether the node\'s agent is connected (1) or not (0).', { instance }, n.online ? 1 : 0);
+    w.add('muster_node_last_seen_timestamp_seconds', 'gauge', 'When the hub last heard from the node.', { instance }, Math.floor(n.lastSeen / 1000));
+    w.add('muster_agent_info', 'gauge', 'The agent on each node; value 1.', { instance, version: n.agentVersion ?? '', runtime: n.facts?.runtime ?? '' }, 1);
+    w.add('muster_agent_outbox_dropped_samples_total', 'counter', 'Samples the agent dropped from a full outbox since it started.', { instance }, n.dropped);
+    for (const f of textOf(n).families) w.family(f.name, f.type, f.help).raw(f.bytes);
+  };
+
   /** Renders up to `max` of the nodes whose data changed. */
   const renderDirty = (max: number) => {
     let done = 0;
@@ -228,6 +252,20 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
       timer = undefined;
       runtime.close();
     },
+    async renderNode(name) {
+      lastScrape = now();
+      const n = store.getNodeByName(name);
+      if (!n) return { kind: 'unknown' };
+      if (!n.online) {
+        // Its text would be served again only once it is back, with new data: keep no copy meanwhile.
+        texts.delete(n.id);
+        return { kind: 'offline', lastSeen: n.lastSeen };
+      }
+      const w = createExpositionWriter();
+      writeNode(w, n);
+      const chunks = w.buffers();
+      return { kind: 'ok', contentType: registry.contentType, chunks, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
+    },
     async renderHub() {
       return { contentType: registry.contentType, text: await registry.metrics() };
     },
@@ -250,12 +288,7 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
           await new Promise<void>((r) => setImmediate(r));
           sliceStart = performance.now();
         }
-        const instance = n.name;
-        w.add('muster_node_up', 'gauge', 'Whether the node\'s agent is connected (1) or not (0).', { instance }, n.online ? 1 : 0);
-        w.add('muster_node_last_seen_timestamp_seconds', 'gauge', 'When the hub last heard from the node.', { instance }, Math.floor(n.lastSeen / 1000));
-        w.add('muster_agent_info', 'gauge', 'The agent on each node; value 1.', { instance, version: n.agentVersion ?? '', runtime: n.facts?.runtime ?? '' }, 1);
-        w.add('muster_agent_outbox_dropped_samples_total', 'counter', 'Samples the agent dropped from a full outbox since it started.', { instance }, n.dropped);
-        for (const f of textOf(n).families) w.family(f.name, f.type, f.help).raw(f.bytes);
+        writeNode(w, n);
       }
       cache.retain(new Set(exported.map((n) => n.name)));
       const kept = new Set(exported.map((n) => n.id));

@@ -7,6 +7,8 @@ import { createInventory } from '../../hub/inventory.ts';
 import { createHubMetrics } from '../../hub/metrics/metrics.ts';
 import { createNodeServices } from '../../hub/node-services.ts';
 import { createExpositionWriter, containerLabelName, escapeLabel } from '../../hub/metrics/exposition.ts';
+import { createAgentFamilies } from '../../hub/metrics/agent-families.ts';
+import type { NodeRender } from '../../hub/metrics/metrics.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -89,6 +91,55 @@ test('series rendered ahead of a scrape (as data arrives) are the ones a fresh r
   store.insertSamples(nodes[1]!.id, [{ sample: { seq: 2, ts: t, data: sample(55) }, cpuUsed: null, memUsed: null }], { dropped: 0 }, t);
   assert.match(nodePart(await ahead.render()), /instance="b",cpu="0",mode="idle"\} 55/);
   ahead.close();
+  db.close();
+});
+
+test('a node scraped alone gives exactly the lines the fleet\'s scrape has for it; unknown and offline nodes give none', async () => {
+  const db = openDatabase(':memory:');
+  const store = createStore({ db });
+  const t = 1_000_000_000;
+  const inventory = createInventory({ store: createWorkloadStore(db), now: () => t, log: silent });
+  const families = createAgentFamilies();
+  const metrics = createHubMetrics({ registry: new Registry(), store, inventory, nodeServices: createNodeServices({ inventory }), now: () => t, families });
+  const container = (node: string) => ({
+    id: node.repeat(64), name: `web-${node}`, image: 'nginx:1', imageId: 'sha256:1', command: 'nginx', state: 'running', health: 'none',
+    restartCount: 0, restartPolicy: 'no', pid: 5, ports: [], labels: { 'muster.service': 'web' }, startedAt: t,
+  });
+  for (const name of ['a', 'b', 'c']) {
+    const n = store.joinNode(name, `m-${name}`, t);
+    store.setOnline(n.id, true, t);
+    const c = container(name);
+    inventory.apply(n, { type: 'workloads', ts: t, sync: { id: 1, part: 0, last: true }, upsert: { processes: [], containers: [c], units: [], ports: [] },
+      remove: { processes: [], containers: [], units: [], ports: [] }, use: [{ id: c.id, cpuSeconds: 3, memoryBytes: 10, workingSetBytes: 5, rxBytes: 1, txBytes: 2 }] });
+    // The host's series as agents of protocol 3 send them; node b has a family the others lack, so the fleet's family order is not b's.
+    families.apply(n.id, { type: 'metrics', seq: 1, ts: t, gen: 1, reset: true, fams: [
+      { f: 0, name: 'node_cpu_seconds_total', type: 'counter', help: 'Seconds the CPUs spent in each mode.', labels: ['cpu', 'mode'], ids: [0, 1], lv: ['0', 'idle', '0', 'user'], v: [100, 7] },
+      ...(name === 'b' ? [{ f: 1, name: 'node_hwmon_temp_celsius', type: 'gauge' as const, help: 'Hardware monitor for temperature (input)', labels: ['chip', 'sensor'], ids: [2], lv: ['cpu_thermal', 'temp1'], v: [48.5] }] : []),
+      { f: 2, name: 'node_load1', type: 'gauge', help: '1m load average.', labels: [], ids: [3], lv: [], v: [0.5] },
+    ] });
+  }
+  store.setOnline(store.getNodeByName('c')!.id, false, t);
+  const text = (r: { chunks: Buffer[] }) => Buffer.concat(r.chunks).toString();
+  const series = (body: string, node: string) => body.split('\n').filter((l) => l && !l.startsWith('#') && l.includes(`instance="${node}"`)).sort();
+  const fleet = text(await metrics.render());
+  for (const name of ['a', 'b']) {
+    const r = await metrics.renderNode(name);
+    assert.is(r.kind, 'ok');
+    const alone = text(r as Extract<NodeRender, { kind: 'ok' }>);
+    assert.is((r as Extract<NodeRender, { kind: 'ok' }>).bytes, Buffer.byteLength(alone));
+    const lines = alone.split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.equal(lines.filter((l) => !l.includes(`instance="${name}"`)), [], `${name}'s exposition holds only its own series`);
+    assert.equal(lines.sort(), series(fleet, name), `${name} alone = ${name} in the fleet`);
+    assert.ok(lines.length >= 10, `${name} has its series (${lines.length})`);
+    // Every family once, with its HELP and TYPE: a scrape Prometheus takes.
+    const types = alone.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
+    assert.is(new Set(types).size, types.length);
+    for (const l of lines) assert.ok(types.includes(/^[^{ ]+/.exec(l)![0]), `a TYPE for ${l}`);
+  }
+  assert.match(text((await metrics.renderNode('b')) as Extract<NodeRender, { kind: 'ok' }>), /node_hwmon_temp_celsius\{instance="b",chip="cpu_thermal",sensor="temp1"\} 48.5/);
+  assert.equal(await metrics.renderNode('nope'), { kind: 'unknown' });
+  assert.equal(await metrics.renderNode('c'), { kind: 'offline', lastSeen: t });
+  metrics.close();
   db.close();
 });
 
