@@ -11,7 +11,7 @@ import type { Inventory } from '../inventory.ts';
 import type { NodeServices } from '../node-services.ts';
 import type { HostFacts } from '../../protocol/index.ts';
 import type { NodeRecord } from '../store.ts';
-import { createExpositionWriter, createFamilyCollector, labelText, type ExpositionWriter, type FamilyText } from './exposition.ts';
+import { createExpositionWriter, createFamilyCollector, createSequentialWriter, labelText, type FamilyText, type FamilyType, type FamilyWriter, type Labels } from './exposition.ts';
 import { createNodeSeriesCache, writeNodeSeries } from './node-series.ts';
 import type { AgentFamilies } from './agent-families.ts';
 import { createRuntimeMetrics } from './runtime-metrics.ts';
@@ -81,6 +81,12 @@ export type NodeRender =
   | { kind: 'ok'; contentType: string; chunks: Buffer[]; bytes: number }
   | { kind: 'unknown' }
   | { kind: 'offline'; lastSeen: number };
+
+/** Where a node's series are written: the fleet's writer, or a node's own. */
+interface NodeSink {
+  family(name: string, type: FamilyType, help: string): FamilyWriter;
+  add(name: string, type: FamilyType, help: string, labels: Labels, value: number): void;
+}
 
 /** Work between two turns of the event loop while a scrape is assembled. */
 const SCRAPE_SLICE_MS = 5;
@@ -187,7 +193,7 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
   }
 
   /** Every series of one node, in the fleet's render and in its own alike: one code path, so the two cannot differ. */
-  const writeNode = (w: ExpositionWriter, n: NodeRecord) => {
+  const writeNode = (w: NodeSink, n: NodeRecord) => {
     const instance = n.name;
     w.add('muster_node_up', 'gauge', 'Whether the node\'s agent is connected (1) or not (0).', { instance }, n.online ? 1 : 0);
     w.add('muster_node_last_seen_timestamp_seconds', 'gauge', 'When the hub last heard from the node.', { instance }, Math.floor(n.lastSeen / 1000));
@@ -261,7 +267,8 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
         texts.delete(n.id);
         return { kind: 'offline', lastSeen: n.lastSeen };
       }
-      const w = createExpositionWriter();
+      // One node's families come whole, one after another: each header goes right before its cached bytes.
+      const w = createSequentialWriter();
       writeNode(w, n);
       const chunks = w.buffers();
       return { kind: 'ok', contentType: registry.contentType, chunks, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
