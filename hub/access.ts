@@ -56,6 +56,7 @@ export const ROUTES: Readonly<Record<string, RouteAccess>> = {
 
   'GET /metrics': p('scrape'),
   'GET /metrics/hub': p('scrape'),
+  'GET /metrics/fleet': p('scrape'),
   'GET /metrics/nodes/:name': p('scrape'),
   'GET /api/v1/sd/prometheus': p('scrape'),
   'GET /api/v1/sd/nodes': p('scrape'),

@@ -52,7 +52,7 @@ export interface ServerDeps {
   gateway: AgentGateway;
   inventory: Pick<Inventory, 'get' | 'views'>;
   events: Pick<WorkloadStore, 'listEvents'>;
-  metrics: Pick<HubMetrics, 'render' | 'renderHub' | 'renderNode'>;
+  metrics: Pick<HubMetrics, 'render' | 'renderFleet' | 'renderHub' | 'renderNode'>;
   now: () => number;
   /** The DNS domain names are shown under (default `internal`). */
   domain?: string;

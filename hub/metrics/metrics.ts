@@ -68,6 +68,12 @@ export interface HubMetrics {
    * the target's `up` is 0 and its series end at once.
    */
   renderNode(name: string): Promise<NodeRender>;
+  /**
+   * /metrics without any node's series: the hub's own and the fleet's totals
+   * (muster_nodes, muster_service_instances), for Prometheus scraping the
+   * nodes one by one. A node's series are in exactly one of the two.
+   */
+  renderFleet(): Promise<{ contentType: string; chunks: Buffer[]; bytes: number }>;
   /** Only the hub's own series (muster_hub_*, muster_alerts_*...), without a node's: cheap, and starts no prerendering. */
   renderHub(): Promise<{ contentType: string; text: string }>;
   /** Drops a removed node's rendered series: SQLite may give its id to the next node, whose text must not match the old key. */
@@ -276,47 +282,53 @@ export function createHubMetrics(deps: MetricsDeps, opts: MetricsOptions = {}): 
     async renderHub() {
       return { contentType: registry.contentType, text: await registry.metrics() };
     },
-    async render() {
-      const t = now();
-      lastScrape = t;
-      const w = createExpositionWriter();
-      const nodes = store.listNodes();
-      let online = 0;
-      const exported = nodes.filter((n) => n.online || t - n.lastSeen < stalenessMs);
-      for (const n of nodes) {
-        if (n.online) online++;
-      }
-      w.add('muster_nodes', 'gauge', 'Nodes the hub knows, by state.', { state: 'online' }, online);
-      w.add('muster_nodes', 'gauge', 'Nodes the hub knows, by state.', { state: 'offline' }, nodes.length - online);
-      // A scrape of a large fleet must not hold the event loop for long: agents' acks wait behind it.
-      let sliceStart = performance.now();
-      for (const n of exported) {
-        if (performance.now() - sliceStart > SCRAPE_SLICE_MS) {
-          await new Promise<void>((r) => setImmediate(r));
-          sliceStart = performance.now();
-        }
-        writeNode(w, n);
-      }
-      cache.retain(new Set(exported.map((n) => n.name)));
-      const kept = new Set(exported.map((n) => n.id));
-      for (const id of texts.keys()) if (!kept.has(id)) texts.delete(id);
-      const services = new Map<string, { name: string; healthy: number; total: number }>();
-      for (const n of exported) {
-        for (const [k, c] of texts.get(n.id)?.services ?? []) {
-          const sum = services.get(k);
-          if (sum) { sum.healthy += c.healthy; sum.total += c.total; } else services.set(k, { ...c });
-        }
-      }
-      const instances = w.family('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.');
-      for (const s of [...services.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-        instances.line(labelText({ service: s.name, state: 'healthy' }), s.healthy);
-        instances.line(labelText({ service: s.name, state: 'unhealthy' }), s.total - s.healthy);
-      }
-      const own = await registry.metrics();
-      const chunks = [Buffer.from(own), ...w.buffers()];
-      return { contentType: registry.contentType, chunks, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
-    },
+    render: () => renderAll(true),
+    renderFleet: () => renderAll(false),
   };
+
+  /** The fleet's exposition: the hub's own series, the fleet's totals and, `withNodes`, every node's series. */
+  async function renderAll(withNodes: boolean): Promise<{ contentType: string; chunks: Buffer[]; bytes: number }> {
+    const t = now();
+    lastScrape = t;
+    const w = createExpositionWriter();
+    const nodes = store.listNodes();
+    let online = 0;
+    const exported = nodes.filter((n) => n.online || t - n.lastSeen < stalenessMs);
+    for (const n of nodes) {
+      if (n.online) online++;
+    }
+    w.add('muster_nodes', 'gauge', 'Nodes the hub knows, by state.', { state: 'online' }, online);
+    w.add('muster_nodes', 'gauge', 'Nodes the hub knows, by state.', { state: 'offline' }, nodes.length - online);
+    // A scrape of a large fleet must not hold the event loop for long: agents' acks wait behind it.
+    let sliceStart = performance.now();
+    for (const n of exported) {
+      if (performance.now() - sliceStart > SCRAPE_SLICE_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
+      // Without the nodes' series (they are scraped one by one), their text is still what the services are summed from.
+      if (withNodes) writeNode(w, n);
+      else textOf(n);
+    }
+    cache.retain(new Set(exported.map((n) => n.name)));
+    const kept = new Set(exported.map((n) => n.id));
+    for (const id of texts.keys()) if (!kept.has(id)) texts.delete(id);
+    const services = new Map<string, { name: string; healthy: number; total: number }>();
+    for (const n of exported) {
+      for (const [k, c] of texts.get(n.id)?.services ?? []) {
+        const sum = services.get(k);
+        if (sum) { sum.healthy += c.healthy; sum.total += c.total; } else services.set(k, { ...c });
+      }
+    }
+    const instances = w.family('muster_service_instances', 'gauge', 'Instances of each service, healthy or not.');
+    for (const s of [...services.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      instances.line(labelText({ service: s.name, state: 'healthy' }), s.healthy);
+      instances.line(labelText({ service: s.name, state: 'unhealthy' }), s.total - s.healthy);
+    }
+    const own = await registry.metrics();
+    const chunks = [Buffer.from(own), ...w.buffers()];
+    return { contentType: registry.contentType, chunks, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
+  }
 }
 
 /**

@@ -3,7 +3,9 @@
  * /metrics/hub: the hub's own series only, for watching the hub itself at
  * little cost. GET /metrics/nodes/NAME: one node's series only, for
  * Prometheus scraping every node as its own target (found through GET
- * /api/v1/sd/nodes). Who may scrape is decided where they are registered.
+ * /api/v1/sd/nodes); GET /metrics/fleet: everything of /metrics but the
+ * nodes' series, to go with them. Who may scrape is decided where they are
+ * registered.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -21,12 +23,13 @@ export function isNodeName(name: string): boolean {
 const stream = (reply: FastifyReply, r: { contentType: string; chunks: Buffer[]; bytes: number }) =>
   reply.type(r.contentType).header('content-length', r.bytes).send(Readable.from(r.chunks, { objectMode: false }));
 
-export function registerMetricsRoute(app: FastifyInstance, metrics: Pick<HubMetrics, 'render' | 'renderHub' | 'renderNode'>): void {
+export function registerMetricsRoute(app: FastifyInstance, metrics: Pick<HubMetrics, 'render' | 'renderFleet' | 'renderHub' | 'renderNode'>): void {
   app.get('/metrics/hub', async (_req, reply) => {
     const { contentType, text } = await metrics.renderHub();
     return reply.type(contentType).send(text);
   });
   app.get('/metrics', async (_req, reply) => stream(reply, await metrics.render()));
+  app.get('/metrics/fleet', async (_req, reply) => stream(reply, await metrics.renderFleet()));
   app.get<{ Params: { name: string } }>('/metrics/nodes/:name', async (req, reply) => {
     const { name } = req.params;
     if (!isNodeName(name)) throw badRequest(`not a node name: ${JSON.stringify(name.slice(0, 80))} (1 to ${NODE_NAME_MAX} letters, digits, '_', '.', '-', starting with a letter or digit)`);

@@ -136,6 +136,14 @@ test('a node scraped alone gives exactly the lines the fleet\'s scrape has for i
     assert.is(new Set(types).size, types.length);
     for (const l of lines) assert.ok(types.includes(/^[^{ ]+/.exec(l)![0]), `a TYPE for ${l}`);
   }
+  // The rest of /metrics (the fleet's totals) without any node's series, for scraping beside the nodes.
+  const rest = text(await metrics.renderFleet()).split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.equal(rest.filter((l) => l.includes('instance=')), []);
+  const totals = (lines: string[]) => lines.filter((l) => /^muster_(nodes|service_instances)\{/.test(l));
+  assert.equal(totals(rest), totals(fleet.split('\n')));
+  // Every node's instance, offline c's (within the staleness) as unhealthy.
+  assert.equal(totals(rest).filter((l) => l.startsWith('muster_service')), ['muster_service_instances{service="web",state="healthy"} 2', 'muster_service_instances{service="web",state="unhealthy"} 1']);
+  assert.ok(rest.includes('muster_nodes{state="offline"} 1'));
   assert.match(text((await metrics.renderNode('b')) as Extract<NodeRender, { kind: 'ok' }>), /node_hwmon_temp_celsius\{instance="b",chip="cpu_thermal",sensor="temp1"\} 48.5/);
   assert.equal(await metrics.renderNode('nope'), { kind: 'unknown' });
   assert.equal(await metrics.renderNode('c'), { kind: 'offline', lastSeen: t });

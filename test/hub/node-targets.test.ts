@@ -2,7 +2,8 @@
  * Per-node scraping with the real Prometheus: a hub (TLS on, as by default)
  * with two real agents, and Prometheus finding the nodes through
  * `http_sd_configs` at /api/v1/sd/nodes, verifying the hub with its CA and
- * showing a metrics token, as the README tells people to. Each node is its
+ * showing a metrics token, as the README tells people to, beside a job for
+ * /metrics/fleet (the hub's and the fleet's own series). Each node is its
  * own target: one `up{instance="NAME"}` per node, 1 while it is connected,
  * 0 once it is gone; its node_* series under its own instance.
  */
@@ -67,6 +68,14 @@ test.before(async () => {
     '        refresh_interval: 1s',
     `        tls_config: { ca_file: ${hub.caFile} }`,
     `        authorization: ${auth}`,
+    // The rest of /metrics (the hub's own series, the fleet's totals), without any node's.
+    '  - job_name: muster-fleet',
+    '    honor_labels: true',
+    '    scheme: https',
+    '    metrics_path: /metrics/fleet',
+    `    tls_config: { ca_file: ${hub.caFile} }`,
+    `    authorization: ${auth}`,
+    `    static_configs: [ { targets: ['${hub.url.replace(/^https:\/\//, '')}'] } ]`,
     '',
   ].join('\n'));
   const port = await freePort();
@@ -122,6 +131,13 @@ test('one up{instance} per node, 1 each, and each node\'s node_* series under it
   for (const n of NODES) assert.ok(counts[n]! > 100, `${n} has ${counts[n]} node_* series`);
   assert.equal(Object.keys(byInstance(await promQuery('count by (instance) (node_cpu_seconds_total{job="muster-nodes",mode="idle"})'))), NODES);
   assert.equal(await promQuery('count({job="muster-nodes", exported_instance=~".+"})'), [], 'honor_labels keeps the node\'s own instance');
+  // The fleet's totals come from the fleet job alone, once; no node's series come twice.
+  const totals = await waitFor('the fleet job scraped', async () => {
+    const r = await promQuery('muster_nodes{state="online"}');
+    return r.length > 0 ? r : undefined;
+  }, 15_000, 250);
+  assert.equal(totals.map((r) => [r.metric['job'], Number(r.value[1])]), [['muster-fleet', 2]]);
+  assert.equal(await promQuery('count by (instance) ({job="muster-fleet", instance=~"pn-.+"})'), []);
 });
 
 test('the per-node endpoint: only the node\'s own series; 404, 400 and 401 where it should', async () => {

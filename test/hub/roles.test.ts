@@ -31,6 +31,7 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   'GET /dl/muster-agent.js.sha256': { path: '/dl/muster-agent.js.sha256' },
   'GET /metrics': { path: '/metrics' },
   'GET /metrics/hub': { path: '/metrics/hub' },
+  'GET /metrics/fleet': { path: '/metrics/fleet' },
   'GET /metrics/nodes/:name': { path: '/metrics/nodes/nope' },
   'GET /api/v1/sd/prometheus': { path: '/api/v1/sd/prometheus' },
   'GET /api/v1/sd/nodes': { path: '/api/v1/sd/nodes' },
