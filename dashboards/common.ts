@@ -100,6 +100,16 @@ export const expr = {
   cpuPercent: (sel: string) => `100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle",${sel}}[$__rate_interval])))`,
   memoryPercent: (sel: string) => `100 * (1 - node_memory_MemAvailable_bytes{${sel}} / node_memory_MemTotal_bytes{${sel}})`,
   diskPercent: (sel: string) => `100 * max by (instance) (1 - node_filesystem_avail_bytes{fstype!~"tmpfs|devtmpfs|overlay|squashfs",${sel}} / node_filesystem_size_bytes{fstype!~"tmpfs|devtmpfs|overlay|squashfs",${sel}})`,
+  /** Bytes read and written per second, all disks of each node together. */
+  diskBytes: (sel: string) => `sum by (instance) (rate(node_disk_read_bytes_total{${sel}}[$__rate_interval]) + rate(node_disk_written_bytes_total{${sel}}[$__rate_interval]))`,
+  /** Share of time some task waited for `resource` (cpu, memory, io): pressure stall information. */
+  pressure: (resource: 'cpu' | 'memory' | 'io', sel: string) => `rate(node_pressure_${resource}_waiting_seconds_total{${sel}}[$__rate_interval])`,
+  /** Receive and transmit errors and drops per second, all interfaces of each node together. */
+  // One rate() per name: rate() over several names drops __name__ and leaves series Prometheus cannot tell apart.
+  networkErrors: (sel: string) => ['receive_errs', 'transmit_errs', 'receive_drop', 'transmit_drop']
+    .map((m) => `sum by (instance) (rate(node_network_${m}_total{${sel}}[$__rate_interval]))`).join(' + '),
+  /** Hottest sensor per node, for nodes that have one. */
+  hottest: (sel: string) => `max by (instance) ({__name__=~"node_hwmon_temp_celsius|node_thermal_zone_temp",${sel}})`,
   /** Hottest sensor per node; NaN (shown as "no sensor") for nodes without one. */
   temperature: (sel: string) => `max by (instance) ({__name__=~"node_hwmon_temp_celsius|node_thermal_zone_temp",${sel}}) or on (instance) (muster_node_up{${sel}} * NaN)`,
 };

@@ -6,7 +6,7 @@ const SEL = 'instance=~"$instance"';
 
 /** Builds the Fleet dashboard. */
 export function fleetDashboard(): dashboard.DashboardBuilder {
-  return musterDashboard('muster-fleet', 'muster / Fleet', 'Every node at a glance: up, CPU, memory, disk, temperature, containers and units, reboots.')
+  return musterDashboard('muster-fleet', 'muster / Fleet', 'Every node at a glance: up, CPU, memory, disk, temperature, containers and units, reboots; disk I/O, pressure, temperatures and network errors of the busiest.')
     .withVariable(labelVariable('instance', 'Node', 'muster_node_up', 'instance', { multi: true, includeAll: true }))
     .withRow(new dashboard.RowBuilder('Now'))
     .withPanel(statPanel('Nodes online', 'none', 'sum(muster_nodes{state="online"})', { legend: 'online', span: 6 }))
@@ -27,5 +27,14 @@ export function fleetDashboard(): dashboard.DashboardBuilder {
     .withPanel(timeseriesPanel('CPU (top 5)', 'percent', [[`topk(5, ${expr.cpuPercent(SEL)})`, '{{instance}}']]))
     .withPanel(timeseriesPanel('Memory (top 5)', 'percent', [[`topk(5, ${expr.memoryPercent(SEL)})`, '{{instance}}']]))
     .withPanel(timeseriesPanel('Load 1m', 'short', [[`node_load1{${SEL}}`, '{{instance}}']]))
-    .withPanel(timeseriesPanel('Network received', 'Bps', [[`sum by (instance) (rate(node_network_receive_bytes_total{device!="lo",${SEL}}[$__rate_interval]))`, '{{instance}}']]));
+    .withPanel(timeseriesPanel('Network received', 'Bps', [[`sum by (instance) (rate(node_network_receive_bytes_total{device!="lo",${SEL}}[$__rate_interval]))`, '{{instance}}']]))
+    .withRow(new dashboard.RowBuilder('Disks, pressure, temperatures, network errors'))
+    .withPanel(timeseriesPanel('Disk I/O, read + written (top 5)', 'Bps', [[`topk(5, ${expr.diskBytes(SEL)})`, '{{instance}}']]))
+    .withPanel(timeseriesPanel('Pressure: time waiting (top 5 each)', 'percentunit', [
+      [`topk(5, ${expr.pressure('cpu', SEL)})`, '{{instance}} CPU'],
+      [`topk(5, ${expr.pressure('memory', SEL)})`, '{{instance}} memory'],
+      [`topk(5, ${expr.pressure('io', SEL)})`, '{{instance}} IO'],
+    ]))
+    .withPanel(timeseriesPanel('Hottest sensor (top 5)', 'celsius', [[`topk(5, ${expr.hottest(SEL)})`, '{{instance}}']]))
+    .withPanel(timeseriesPanel('Network errors and drops (top 5)', 'pps', [[`topk(5, ${expr.networkErrors(SEL)})`, '{{instance}}']]));
 }

@@ -6,7 +6,7 @@ const SEL = 'instance="$instance"';
 
 /** Builds the Node dashboard. */
 export function nodeDashboard(): dashboard.DashboardBuilder {
-  return musterDashboard('muster-node', 'muster / Node', 'One node in depth: CPU, memory, disks, network, temperature, containers, units and processes.')
+  return musterDashboard('muster-node', 'muster / Node', 'One node in depth: CPU, memory, disks and disk I/O, network and its errors, pressure, temperatures, containers, units and processes.')
     .withVariable(labelVariable('instance', 'Node', 'muster_node_up', 'instance'))
     .withRow(new dashboard.RowBuilder('Overview'))
     .withPanel(statPanel('Up', 'none', `muster_node_up{${SEL}}`, { span: 4, thresholds: [[0, 'red'], [1, 'green']] }))
@@ -28,7 +28,29 @@ export function nodeDashboard(): dashboard.DashboardBuilder {
       [`rate(node_network_receive_bytes_total{device!="lo",${SEL}}[$__rate_interval])`, '{{device}} in'],
       [`-rate(node_network_transmit_bytes_total{device!="lo",${SEL}}[$__rate_interval])`, '{{device}} out'],
     ]))
-    .withPanel(timeseriesPanel('Temperature', 'celsius', [[expr.temperature(SEL), '{{instance}}']]))
+    .withRow(new dashboard.RowBuilder('Disks, pressure, sensors, network errors'))
+    .withPanel(timeseriesPanel('Disk I/O', 'Bps', [
+      [`rate(node_disk_read_bytes_total{${SEL}}[$__rate_interval])`, '{{device}} read'],
+      [`-rate(node_disk_written_bytes_total{${SEL}}[$__rate_interval])`, '{{device}} written'],
+    ]))
+    .withPanel(timeseriesPanel('Disk busy', 'percentunit', [[`rate(node_disk_io_time_seconds_total{${SEL}}[$__rate_interval])`, '{{device}}']]))
+    .withPanel(timeseriesPanel('Pressure: time waiting (some) and stalled (full)', 'percentunit', [
+      [expr.pressure('cpu', SEL), 'CPU, some waiting'],
+      [expr.pressure('memory', SEL), 'memory, some waiting'],
+      [`rate(node_pressure_memory_stalled_seconds_total{${SEL}}[$__rate_interval])`, 'memory, all stalled'],
+      [expr.pressure('io', SEL), 'IO, some waiting'],
+      [`rate(node_pressure_io_stalled_seconds_total{${SEL}}[$__rate_interval])`, 'IO, all stalled'],
+    ]))
+    .withPanel(timeseriesPanel('Temperatures', 'celsius', [
+      [`node_hwmon_temp_celsius{${SEL}}`, '{{chip}} {{sensor}}'],
+      [`node_thermal_zone_temp{${SEL}}`, 'zone {{zone}} ({{type}})'],
+    ]))
+    .withPanel(timeseriesPanel('Network errors and drops', 'pps', [
+      [`rate(node_network_receive_errs_total{${SEL}}[$__rate_interval])`, '{{device}} receive errors'],
+      [`rate(node_network_transmit_errs_total{${SEL}}[$__rate_interval])`, '{{device}} transmit errors'],
+      [`rate(node_network_receive_drop_total{${SEL}}[$__rate_interval])`, '{{device}} receive drops'],
+      [`rate(node_network_transmit_drop_total{${SEL}}[$__rate_interval])`, '{{device}} transmit drops'],
+    ]))
     .withRow(new dashboard.RowBuilder('Workloads'))
     .withPanel(timeseriesPanel('Containers', 'short', [[`sum by (state) (muster_node_containers{${SEL}})`, '{{state}}']]))
     .withPanel(timeseriesPanel('systemd units', 'short', [[`muster_node_units{${SEL}}`, '{{state}}']]))

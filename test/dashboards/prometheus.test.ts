@@ -8,13 +8,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   api, freePort, hubFetch, joinToken, missingComponent, ROOT, scrape, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
+import { createMetricsCollector } from '../../agent/collectors/registry.ts';
+import { nodeCollectors } from '../../agent/collectors/node-collectors.ts';
+import { expr } from '../../dashboards/common.ts';
 
 const run = promisify(execFile);
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -26,6 +29,32 @@ const agents: AgentProc[] = [];
 let prometheus: ChildProcess | undefined;
 let promUrl = '';
 let ready = false;
+
+/**
+ * This VM has no sensors, so prom-a carries a Raspberry Pi's: the agent's own
+ * hwmon and thermal_zone collectors run over the Pi's recorded /sys
+ * (test/fixtures/host/pi), and their output reaches the hub through the
+ * agent's textfile collector, as a node with those sensors would send it.
+ */
+async function piSensorsTextfile(dir: string): Promise<void> {
+  const sensors = createMetricsCollector({
+    registry: nodeCollectors().filter((c) => c.name === 'hwmon' || c.name === 'thermal_zone'), root: join(ROOT, 'test/fixtures/host/pi'),
+  });
+  const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  let text = '';
+  for (const f of await sensors.collect()) {
+    if (f.name.startsWith('node_scrape_')) continue;
+    text += `# TYPE ${f.name} ${f.type}\n`;
+    f.values.forEach((v, i) => {
+      const labels = f.labels.map((l, j) => `${l}="${esc(f.labelValues[i * f.labels.length + j]!)}"`).join(',');
+      text += `${f.name}{${labels}} ${v}\n`;
+    });
+  }
+  assert.match(text, /node_hwmon_temp_celsius\{/);
+  assert.match(text, /node_thermal_zone_temp\{/);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'pi-sensors.prom'), text);
+}
 
 async function promQuery(query: string): Promise<{ status: string; data: { result: unknown[] }; error?: string }> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
@@ -41,7 +70,9 @@ test.before(async () => {
   await removeTestContainers(PREFIX);
   hub = await startHubProcess();
   const token = await joinToken(hub);
-  agents.push(startAgentProcess({ hub: hub.url, join: token, name: 'prom-a', interval: '1s' }));
+  const sensors = join(tempDir('sensors'), 'textfile');
+  await piSensorsTextfile(sensors);
+  agents.push(startAgentProcess({ hub: hub.url, join: token, name: 'prom-a', interval: '1s', args: ['--textfile-dir', sensors] }));
   agents.push(startAgentProcess({ hub: hub.url, join: token, name: 'prom-b', interval: '1s' }));
   const webPort = await freePort();
   await docker('run', '-d', '--name', `${PREFIX}web-${process.pid}`, '-l', TEST_LABEL, '-l', `muster.service=${SERVICE}`, '-l', 'muster.metrics.port=8080',
@@ -87,7 +118,9 @@ test.before(async () => {
     const up = await promQuery('muster_node_up == 1');
     const ctr = await promQuery(`container_cpu_usage_seconds_total{container_label_muster_service="${SERVICE}"}`);
     const rate = await promQuery('rate(node_cpu_seconds_total{mode="idle"}[15s])');
-    return up.data.result.length === 2 && ctr.data.result.length >= 1 && rate.data.result.length > 0;
+    const disk = await promQuery('rate(node_disk_read_bytes_total{instance="prom-a"}[15s])');
+    const sensor = await promQuery('node_hwmon_temp_celsius{instance="prom-a"}');
+    return up.data.result.length === 2 && ctr.data.result.length >= 1 && rate.data.result.length > 0 && disk.data.result.length > 0 && sensor.data.result.length > 0;
   }, 40_000, 500);
   ready = true;
 });
@@ -135,6 +168,16 @@ for (const file of ['fleet.json', 'node.json', 'services.json']) {
     assert.equal(empty, [], 'panels without data');
   });
 }
+
+test('the temperature panels show a node\'s sensors, and "no sensor" (NaN) for a node without', async () => {
+  if (!ready) return;
+  const value = async (q: string) => (await promQuery(q)).data.result.map((r) => Number((r as { value: [number, string] }).value[1]));
+  // prom-a carries the Pi's sensors (48.312 °C in the recording); prom-b, this VM alone, has none.
+  assert.equal(await value(expr.temperature('instance="prom-a"')), [48.312]);
+  assert.equal(await value(expr.hottest('instance="prom-a"')), [48.312]);
+  assert.ok((await value(expr.temperature('instance="prom-b"'))).every(Number.isNaN));
+  assert.equal(await value(expr.hottest('instance="prom-b"')), []);
+});
 
 test('the Logs dashboard queries Loki by instance and service', () => {
   const d = readFileSync(join(ROOT, 'dashboards', 'logs.json'), 'utf8');
