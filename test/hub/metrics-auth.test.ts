@@ -20,7 +20,7 @@ test('/metrics and service discovery refuse no token (401) and a join token (403
   const hub = await startHubProcess();
   hubs.push(hub);
   const metrics = (await api<{ token: string }>(hub.url, hub.adminToken, '/api/v1/tokens', { method: 'POST', body: { role: 'metrics' } })).body.token;
-  for (const path of ['/metrics', '/metrics/hub', '/api/v1/sd/prometheus']) {
+  for (const path of ['/metrics', '/metrics/hub', '/metrics/fleet', '/api/v1/sd/prometheus', '/api/v1/sd/nodes']) {
     const none = await get(hub, path);
     assert.is(none.status, 401, `${path} without a token`);
     assert.is(none.code, 'MUSTER_ERR_UNAUTHORIZED');
@@ -40,6 +40,10 @@ test('--metrics-public serves /metrics without a token, as node_exporter does', 
   const hub = await startHubProcess({ args: ['--metrics-public'] });
   hubs.push(hub);
   assert.is((await get(hub, '/metrics')).status, 200);
+  assert.is((await get(hub, '/api/v1/sd/nodes')).status, 200);
+  // A node alone too: past the guard, to the node lookup.
+  const one = await get(hub, '/metrics/nodes/nope');
+  assert.equal([one.status, one.code], [404, 'MUSTER_ERR_NODE_NOT_FOUND']);
   assert.is((await get(hub, '/api/v1/nodes')).status, 401, 'the API is not public for it');
 });
 
