@@ -130,6 +130,10 @@ async function main(): Promise<number> {
   const nodeTimes: number[] = [];
   const nodeTotals: number[] = [];
   const nodeBytes: number[] = [];
+  // CPU time as well as wall time: on a shared machine the wall clock also counts other processes' turns.
+  const scrapeCpu: number[] = [];
+  const nodesCpu: number[] = [];
+  const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
   let nodeBytesTotal = 0;
   let nodeSeries = 0;
   const ids = store.listNodes();
@@ -151,15 +155,18 @@ async function main(): Promise<number> {
       metrics.prerenderNow();
       if (r >= 2) prerenderTimes.push(performance.now() - p0);
     }
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const { chunks, bytes } = await metrics.render();
     const ms = performance.now() - t0;
+    if (r >= 2) scrapeCpu.push(cpuMs(process.cpuUsage(c0)));
     if (r >= 2) times.push(ms); // two warm-up renders
     size = bytes;
     if (r === runs + 1) series = Buffer.concat(chunks).toString().split('\n').filter((l) => l && !l.startsWith('#')).length;
     // The same data scraped the other way: every node as its own target.
     let total = 0;
     let bytesAll = 0;
+    const nc0 = process.cpuUsage();
     for (const n of ids) {
       const n0 = performance.now();
       const one = await metrics.renderNode(n.name);
@@ -170,7 +177,7 @@ async function main(): Promise<number> {
       if (r >= 2) { nodeTimes.push(took); nodeBytes.push(one.bytes); }
       if (r === runs + 1) nodeSeries += Buffer.concat(one.chunks).toString().split('\n').filter((l) => l && !l.startsWith('#')).length;
     }
-    if (r >= 2) nodeTotals.push(total);
+    if (r >= 2) { nodeTotals.push(total); nodesCpu.push(cpuMs(process.cpuUsage(nc0))); }
     nodeBytesTotal = bytesAll;
   }
   const med = median(times)!;
@@ -185,6 +192,7 @@ async function main(): Promise<number> {
     `series per scrape  ${series.toLocaleString('en')} (${Math.round(nodeSeries / nodes).toLocaleString('en')} a node)`,
     `body size          ${(size / 1024 / 1024).toFixed(1)} MiB`,
     `scrape time        median ${med.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms over ${runs} scrapes (target < 250 ms: ${med < 250 ? 'met' : 'MISSED'})`,
+    `CPU time           one scrape ${median(scrapeCpu)!.toFixed(0)} ms; every node alone ${median(nodesCpu)!.toFixed(0)} ms in all (${(median(nodesCpu)! / median(scrapeCpu)!).toFixed(2)}x; medians, all threads of the process)`,
     `per-node scrapes   median ${nodeMed.toFixed(3)} ms and ${(median(nodeBytes)! / 1024).toFixed(0)} KiB a node; ${nodeTotal.toFixed(0)} ms and ${(nodeBytesTotal / 1024 / 1024).toFixed(1)} MiB for all ${nodes} (median of ${runs} rounds; ${(nodeTotal / med).toFixed(2)}x the one scrape's time)`,
     prerender
       ? `prerendering       median ${median(prerenderTimes)!.toFixed(0)} ms of CPU per round of new data from every node (${(median(prerenderTimes)! / nodes).toFixed(2)} ms a node, in slices of 10 nodes as data arrives)`
@@ -194,6 +202,7 @@ async function main(): Promise<number> {
   ];
   process.stderr.write(lines.join('\n'));
   if (values.json) process.stdout.write(JSON.stringify({ nodes, perNode, processes: procCount, units: unitCount, runs, prerender, parity, shape, series, bytes: size, medianMs: med, p90Ms: p90, times,
+    scrapeCpuMs: scrapeCpu, aloneCpuMs: nodesCpu,
     alone: { seriesTotal: nodeSeries, medianMs: nodeMed, p90Ms: percentile(nodeTimes, 0.9), medianBytes: median(nodeBytes), totalMedianMs: nodeTotal, totalBytes: nodeBytesTotal, totals: nodeTotals }, prerenderMedianMs: median(prerenderTimes) ?? null, prerenderTimes }, null, 2) + '\n');
   db.close();
   return 0;
