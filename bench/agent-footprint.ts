@@ -8,18 +8,22 @@
  *   CPU   utime+stime+cutime+cstime of /proc/PID/stat over the window, in CPU seconds per minute
  *   kids  children seen by a 100 ms /proc scan, and CPU of reaped children (cutime+cstime)
  *   sent  bytes each agent's link to the hub carried per minute (ss: bytes acked)
+ *   bare  beside every agent, a bare Node on the same binary (`node -e
+ *         'setInterval(()=>{},1e3)'`), measured the same way: the agent's own
+ *         cost is its RSS (and RssAnon, RssFile) minus the bare process's
  *
  * With --busy the node is given work first: 50 containers from the busybox
  * test image and sleeping processes up to 500 on the machine, so the agent
  * reports a realistic inventory (snapshot on connect, deltas afterwards).
  *
- * Targets: agent RSS within 2.5x node_exporter's; agent CPU s/min <= node_exporter's;
- * no child processes spawned per sample.
+ * Targets: agent RSS over bare Node on the same binary <= 10 MiB; agent CPU
+ * s/min <= node_exporter's; no child processes spawned per sample. (RSS
+ * against node_exporter's is reported too: 2.5x was the first target.)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { countFlag, durationFlag, parseFlags } from './bench-args.ts';
+import { countFlag, durationFlag, parseFlags, UsageError } from './bench-args.ts';
 import { watchChildren } from './child-watch.ts';
 import { dockerEventsBetween, forksSinceBoot, machineInfo } from './host-info.ts';
 import { createJoinToken, hubApi, ROOT, startBenchHub, type BenchHub } from './hub-process.ts';
@@ -32,7 +36,7 @@ import { runBench, type Managed, type Supervisor } from './supervisor.ts';
 import { fixed, formatTable, mib } from './table.ts';
 import { seconds, sleepUntil, waitUntil } from './timing.ts';
 
-const USAGE = `Usage: node bench/agent-footprint.ts [--warmup 2m] [--duration 4m] [--node PATH]... [--busy] [--json]
+const USAGE = `Usage: node bench/agent-footprint.ts [--warmup 2m] [--duration 4m] [--node 'PATH [FLAG]...']... [--agent-env K=V]... [--busy] [--json]
        npm run bench:agent -- [flags]
 
 Measures the muster agent at idle (--interval 10s) beside prometheus-node-exporter
@@ -41,8 +45,14 @@ minute, child processes. Builds dist/muster-agent.js first.
 
   --warmup DUR    time before the window (default 2m)
   --duration DUR  measurement window (default 4m)
-  --node PATH     Node.js binary to run the agent bundle with; repeat it to run
-                  one agent per runtime side by side (default: this node)
+  --node 'PATH [FLAG]... [-- AGENT-FLAG...]'
+                  Node.js binary to run the agent bundle with, Node/V8 flags
+                  to give it before the bundle, and after -- more agent flags
+                  (e.g. --no-logs); repeat it to run one agent per runtime (or
+                  set of flags) side by side (default: this node). A bare Node
+                  runs beside the agents once per binary.
+  --agent-env K=V environment for every agent (repeatable), e.g.
+                  MUSTER_NODE_FLAGS=keep to run an agent without its own flags
   --busy          first start 50 containers (image ${BENCH_IMAGE}) and sleeping
                   processes up to 500 on the machine; removed at the end
   --containers N  as --busy, with N containers
@@ -55,6 +65,8 @@ const INTERVAL_MS = 10_000;
 const RSS_EVERY_MS = 1_000;
 const CHILD_SCAN_MS = 100;
 const TARGET_RSS_RATIO = 2.5;
+const TARGET_OVER_BARE_BYTES = 10 * 1024 * 1024;
+const BARE_SCRIPT = 'setInterval(()=>{},1e3)';
 const TARGET_CPU_RATIO = 1;
 
 /** What was measured of one process over the window. */
@@ -86,13 +98,24 @@ interface AgentUnderTest {
   name: string;
   runtime: string;
   nodeBin: string;
+  /** Node/V8 flags given before the bundle (from --node). */
+  nodeFlags: string[];
+  /** Agent flags given after the usual ones (from --node, after --). */
+  agentArgs: string[];
+  proc: Managed;
+}
+
+/** A bare Node (`node -e 'setInterval(()=>{},1e3)'`) on one binary: what the runtime alone costs. */
+interface BareNode {
+  nodeBin: string;
+  runtime: string;
   proc: Managed;
 }
 
 runBench(USAGE, async (sup) => {
   const { values } = parseFlags(process.argv.slice(2), {
     warmup: { type: 'string' }, duration: { type: 'string' }, node: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    busy: { type: 'boolean' }, containers: { type: 'string' }, processes: { type: 'string' },
+    busy: { type: 'boolean' }, containers: { type: 'string' }, processes: { type: 'string' }, 'agent-env': { type: 'string', multiple: true },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const busy = values.busy || values.containers !== undefined || values.processes !== undefined
@@ -100,7 +123,22 @@ runBench(USAGE, async (sup) => {
     : undefined;
   const warmupMs = durationFlag('warmup', values.warmup, '2m');
   const durationMs = durationFlag('duration', values.duration, '4m');
-  const nodeBins = values.node?.length ? values.node : [process.execPath];
+  const nodeSpecs = (values.node?.length ? values.node : [process.execPath]).map((spec) => {
+    const words = spec.trim().split(/\s+/);
+    const cut = words.indexOf('--');
+    const [nodeBin, ...nodeFlags] = cut < 0 ? words : words.slice(0, cut);
+    const agentArgs = cut < 0 ? [] : words.slice(cut + 1);
+    if (!nodeBin || !existsSync(nodeBin)) throw new UsageError(`--node must start with the path of a Node.js binary, not ${JSON.stringify(spec)}`);
+    if (nodeFlags.some((f) => !f.startsWith('-'))) throw new UsageError(`--node takes a binary and flags (each starting with -), not ${JSON.stringify(spec)}`);
+    return { nodeBin, nodeFlags, agentArgs };
+  });
+  const agentEnv: Record<string, string> = {};
+  for (const kv of values['agent-env'] ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(kv);
+    if (!m) throw new UsageError(`--agent-env must be NAME=VALUE, not ${JSON.stringify(kv)}`);
+    agentEnv[m[1]!] = m[2]!;
+  }
+  const bareBins = [...new Set(nodeSpecs.map((n) => n.nodeBin))];
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   if (!existsSync(NODE_EXPORTER)) {
@@ -115,7 +153,7 @@ runBench(USAGE, async (sup) => {
   let workload: BenchWorkload | undefined;
   if (busy) {
     // The agents, the hub and node_exporter add processes of their own.
-    workload = startBenchWorkload({ ...busy, reserve: nodeBins.length + 2, log });
+    workload = startBenchWorkload({ ...busy, reserve: nodeSpecs.length + bareBins.length + 2, log });
   }
   try {
     return await measure();
@@ -127,14 +165,18 @@ runBench(USAGE, async (sup) => {
     const hub = await startBenchHub(sup);
     const hubPort = Number(new URL(hub.url).port);
     const token = await createJoinToken(hub);
-    const agents = nodeBins.map((nodeBin, i): AgentUnderTest => {
-      const runtime = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+    const runtimeOf = (nodeBin: string) => execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+    const agents = nodeSpecs.map(({ nodeBin, nodeFlags, agentArgs }, i): AgentUnderTest => {
+      const runtime = runtimeOf(nodeBin);
       const name = `bench-agent-${i + 1}-node${runtime.replace(/^v/, '').split('.')[0]}`;
       const proc = sup.start(name, nodeBin, [
-        join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--ca-file', hub.caFile, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`,
-      ]);
-      return { name, runtime, nodeBin, proc };
+        ...nodeFlags, join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--ca-file', hub.caFile, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`, ...agentArgs,
+      ], { env: { ...process.env, ...agentEnv } });
+      return { name, runtime, nodeBin, nodeFlags, agentArgs, proc };
     });
+    const bares = bareBins.map((nodeBin, i): BareNode => ({
+      nodeBin, runtime: runtimeOf(nodeBin), proc: sup.start(`bare-node-${i + 1}`, nodeBin, ['-e', BARE_SCRIPT]),
+    }));
     const port = await freeLoopbackPort();
     const nodeExporter = sup.start('node_exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${port}`]);
     const neUrl = `http://127.0.0.1:${port}/metrics`;
@@ -143,7 +185,8 @@ runBench(USAGE, async (sup) => {
       return fetch(neUrl).then((r) => r.ok, () => false);
     }, 20_000);
     for (const a of agents) await waitForAgent(hub, a);
-    log(`${agents.map((a) => `${a.name} pid ${a.proc.pid} (node ${a.runtime})`).join(', ')}; node_exporter ${neVersion} pid ${nodeExporter.pid}`);
+    log(`${agents.map((a) => `${a.name} pid ${a.proc.pid} (${agentLabel(a.runtime, a.nodeFlags, a.agentArgs).replace(/^agent, /, '')})`).join(', ')}; ` +
+      `${bares.map((b) => `bare node ${b.runtime} pid ${b.proc.pid}`).join(', ')}; node_exporter ${neVersion} pid ${nodeExporter.pid}`);
     log(`warm-up ${seconds(warmupMs)}, window ${seconds(durationMs)}`);
 
     // Scrape node_exporter every 10 s for the whole run, like a Prometheus with scrape_interval 10s.
@@ -168,7 +211,8 @@ runBench(USAGE, async (sup) => {
 
     try {
       await sleepUntil(t0 + warmupMs);
-      const procs = [...agents.map((a) => a.proc), nodeExporter];
+      // Order matters below: agents, then the bare Nodes, then node_exporter last.
+      const procs = [...agents.map((a) => a.proc), ...bares.map((b) => b.proc), nodeExporter];
       const before = procs.map((p) => alive(p, readProcCpu));
       const windowStartWall = Date.now();
       const sentBefore = agents.map((a) => bytesAckedTo(a.proc.pid, hubPort));
@@ -216,20 +260,32 @@ runBench(USAGE, async (sup) => {
         };
       };
       const ne = footprint(procs.length - 1);
+      const bareFootprints = bares.map((b, i) => ({ ...b, footprint: footprint(agents.length + i) }));
+      const diff = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : x - y);
       const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined || y === 0 ? undefined : x / y);
       const results = await Promise.all(agents.map(async (a, i) => {
         const fp = footprint(i);
         const rssRatio = ratio(fp.rssMedianBytes, ne.rssMedianBytes);
         const cpuRatio = ratio(fp.cpuSecondsPerMinute, ne.cpuSecondsPerMinute);
+        const bare = bareFootprints.find((b) => b.nodeBin === a.nodeBin)!.footprint;
+        const overBare = {
+          rssMedianBytes: diff(fp.rssMedianBytes, bare.rssMedianBytes),
+          rssAnonMedianBytes: diff(fp.rssAnonMedianBytes, bare.rssAnonMedianBytes),
+          rssFileMedianBytes: diff(fp.rssFileMedianBytes, bare.rssFileMedianBytes),
+        };
         return {
           name: a.name,
           runtime: `node ${a.runtime}`,
           nodeBin: a.nodeBin,
+          nodeFlags: a.nodeFlags,
+          agentArgs: a.agentArgs,
           ...fp,
+          overBare,
           samplesStored: await samplesSince(hub, a.name, windowStartWall),
           sentBytesPerMinute: sentPerMinute[i],
           ratios: { rssMedian: rssRatio, rssMax: ratio(fp.rssMaxBytes, ne.rssMaxBytes), cpu: cpuRatio },
           targets: {
+            overBare: { maxBytes: TARGET_OVER_BARE_BYTES, met: overBare.rssMedianBytes === undefined ? undefined : overBare.rssMedianBytes <= TARGET_OVER_BARE_BYTES },
             rss: { maxRatio: TARGET_RSS_RATIO, met: rssRatio === undefined ? undefined : rssRatio <= TARGET_RSS_RATIO },
             cpu: { maxRatio: TARGET_CPU_RATIO, met: cpuRatio === undefined ? undefined : cpuRatio <= TARGET_CPU_RATIO },
             noChildren: { met: fp.childrenSeen === 0 && fp.childCpuSeconds === 0 },
@@ -242,29 +298,39 @@ runBench(USAGE, async (sup) => {
         label, mib(f.rssMedianBytes), mib(f.rssMaxBytes), signedMib(f.rssGrowthBytes), mib(f.rssAnonMedianBytes), signedMib(f.rssAnonGrowthBytes),
         mib(f.rssFileMedianBytes), fixed(f.cpuSecondsPerMinute, 3), String(f.threads), String(f.childrenSeen), fixed(f.childCpuSeconds, 2),
       ];
+      const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
       const usage = formatTable(
         ['process', 'RSS median', 'RSS max', 'RSS growth', 'RssAnon med', 'RssAnon growth', 'RssFile med', 'CPU s/min', 'threads', 'children', 'child CPU s', 'sent KiB/min'],
         [
-          ...results.map((r) => [...row(`agent, node ${r.runtime.replace(/^node /, '')}`, r), r.sentBytesPerMinute === undefined ? 'reconnected' : fixed(r.sentBytesPerMinute / 1024, 1)]),
+          ...results.map((r) => [...row(agentLabel(r.runtime, r.nodeFlags, r.agentArgs), r), r.sentBytesPerMinute === undefined ? 'reconnected' : fixed(r.sentBytesPerMinute / 1024, 1)]),
+          ...bareFootprints.map((b) => [...row(`bare node ${b.runtime}`, b.footprint), '-']),
           [...row(`node_exporter ${neVersion}`, ne), `${fixed((scrapeBytes * 6) / 1024, 1)} (scraped)`],
         ],
       );
-      const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
+      const overBareTable = formatTable(
+        ['agent', 'RSS over bare', 'RssAnon over bare', 'RssFile over bare', `target <= ${mib(TARGET_OVER_BARE_BYTES)}`],
+        results.map((r) => [
+          agentLabel(r.runtime, r.nodeFlags, r.agentArgs), signedMib(r.overBare.rssMedianBytes), signedMib(r.overBare.rssAnonMedianBytes), signedMib(r.overBare.rssFileMedianBytes),
+          verdict(r.targets.overBare.met),
+        ]),
+      );
       const targets = formatTable(
         ['agent runtime', 'RSS / node_exporter', `target <= ${TARGET_RSS_RATIO}x`, 'CPU / node_exporter', `target <= ${TARGET_CPU_RATIO}x`, 'no children'],
         results.map((r) => [
-          r.runtime, fixed(r.ratios.rssMedian, 2, 'x'), verdict(r.targets.rss.met), fixed(r.ratios.cpu, 2, 'x'), verdict(r.targets.cpu.met), verdict(r.targets.noChildren.met),
+          agentLabel(r.runtime, r.nodeFlags, r.agentArgs), fixed(r.ratios.rssMedian, 2, 'x'), verdict(r.targets.rss.met), fixed(r.ratios.cpu, 2, 'x'), verdict(r.targets.cpu.met), verdict(r.targets.noChildren.met),
         ]),
       );
       const kids = results.filter((r) => r.childNames.length).map((r) => `${r.name} children: ${r.childNames.join(', ')}`);
       const report = [
         '',
         usage,
+        overBareTable,
         targets,
         `machine: ${machine.cpus} CPUs, ${machine.cpuModel}, Linux ${machine.kernel}; ${processesOnMachine} processes at the end of the window` +
           (workload ? `, with ${workload.containers} bench containers and ${workload.processes} bench processes` : ' (idle: no --busy)'),
         `sent = bytes the agent's WebSocket link carried (frames above 1 KiB deflated by the agent), from ss bytes_acked; node_exporter: its uncompressed /metrics body x 6 scrapes a minute`,
-        `agents: dist/muster-agent.js, --interval 10s; samples stored by the hub in the window: ${results.map((r) => `${r.samplesStored} (${r.runtime})`).join(', ')}`,
+        `bare node = \`node -e '${BARE_SCRIPT}'\` on the agent's binary; over bare = agent median - bare median, same window`,
+        `agents: dist/muster-agent.js, --interval 10s${Object.keys(agentEnv).length ? `, env ${Object.entries(agentEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; samples stored by the hub in the window: ${results.map((r) => `${r.samplesStored} (${r.runtime})`).join(', ')}`,
         `the machine meanwhile: ${activity.forksPerMinute.toFixed(0)} processes started per minute, ` +
           `${activity.dockerEvents === undefined ? 'Docker not reachable' : `${activity.dockerEvents} Docker events`} (the agent follows both; node_exporter does not)`,
         `node_exporter ${neVersion}, default collectors, scraped every 10 s: ${scrapes} scrapes (${scrapeErrors} failed), last ${(scrapeBytes / 1024).toFixed(0)} KiB`,
@@ -283,6 +349,7 @@ runBench(USAGE, async (sup) => {
           windowSeconds: Math.round(windowMs) / 1000,
           machineActivity: { ...activity, processesAtEnd: processesOnMachine, benchContainers: workload?.containers ?? 0, benchProcesses: workload?.processes ?? 0 },
           agents: results,
+          bareNodes: bareFootprints.map((b) => ({ nodeBin: b.nodeBin, runtime: `node ${b.runtime}`, ...b.footprint })),
           nodeExporter: { ...ne, version: neVersion, scrapes, scrapeErrors, scrapeBytes },
         }, null, 2) + '\n');
       } else {
@@ -331,6 +398,11 @@ function growth(readings: readonly number[]): number | undefined {
   const first = median(readings.slice(0, quarter));
   const last = median(readings.slice(-quarter));
   return first === undefined || last === undefined ? undefined : last - first;
+}
+
+/** How an agent is named in the tables: its runtime and the flags it was started with. */
+function agentLabel(runtime: string, nodeFlags: readonly string[], agentArgs: readonly string[]): string {
+  return `agent, node ${runtime.replace(/^node /, '')}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''}${agentArgs.length ? ` -- ${agentArgs.join(' ')}` : ''}`;
 }
 
 /** A byte difference as signed MiB. */
