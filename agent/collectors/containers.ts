@@ -10,6 +10,7 @@ import { MAX_CMDLINE } from '../../protocol/workloads.ts';
 import { redactArgs, redactLabels } from '../../protocol/redact.ts';
 import type { DockerClient, DockerEvent, EventSubscription } from '../docker-client.ts';
 import { truncate } from './read.ts';
+import { byCodeUnit } from '../compare.ts';
 
 /** Docker's port map: `"80/tcp"` to its host bindings (null when not published). */
 export type DockerPortMap = Record<string, { HostIp?: string; HostPort?: string }[] | null> | null | undefined;
@@ -77,7 +78,7 @@ function parsePorts(map: DockerPortMap): PublishedPort[] {
       });
     }
   }
-  return out.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || (a.hostIp ?? '').localeCompare(b.hostIp ?? ''));
+  return out.sort((a, b) => a.containerPort - b.containerPort || byCodeUnit(a.protocol, b.protocol) || byCodeUnit(a.hostIp ?? '', b.hostIp ?? ''));
 }
 
 /**

@@ -18,6 +18,7 @@ import { attempt, MAX_REASON, truncate } from './read.ts';
 import { readRebootRequired } from './reboot-required.ts';
 import { createTemperatureReader } from './thermal.ts';
 import { readHostname, readKernelRelease } from './uname.ts';
+import { byCodeUnit } from '../compare.ts';
 
 /** Options for {@link createCollectors}. */
 export interface CollectorsOptions {
@@ -155,6 +156,6 @@ function reportFailures(collector: string, failures: string[], unavailable: Unav
 function finish(unavailable: Unavailable[]): Unavailable[] {
   return unavailable
     .map((u) => ({ collector: truncate(u.collector, 64), reason: truncate(u.reason, MAX_REASON) }))
-    .sort((a, b) => a.collector.localeCompare(b.collector) || a.reason.localeCompare(b.reason))
+    .sort((a, b) => byCodeUnit(a.collector, b.collector) || byCodeUnit(a.reason, b.reason))
     .slice(0, LIMITS.unavailable);
 }

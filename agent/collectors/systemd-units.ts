@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { UnitInfo } from '../../protocol/workloads.ts';
 import { hostPath } from './read.ts';
+import { byCodeUnit } from '../compare.ts';
 
 /** The properties asked of systemctl, in the order they are read. */
 export const UNIT_PROPERTIES = ['Id', 'Description', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'MemoryCurrent', 'NRestarts', 'StateChangeTimestampMonotonic'] as const;
@@ -53,7 +54,7 @@ export function parseSystemctlShow(text: string, bootTimeMs: number): UnitInfo[]
       ...(mono ? { since: Math.round(bootTimeMs + mono / 1000) } : {}),
     });
   }
-  return units.sort((a, b) => a.name.localeCompare(b.name));
+  return units.sort((a, b) => byCodeUnit(a.name, b.name));
 }
 
 /** Parses `systemctl list-units --plain --no-legend` into unit names (first column). */

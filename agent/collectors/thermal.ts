@@ -5,6 +5,7 @@ import { readdir, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Temperature } from '../../protocol/messages.ts';
 import { errorCode, hostPath, isAbsent, readText, reasonOf } from './read.ts';
+import { byCodeUnit } from '../compare.ts';
 
 /** A temperature file and the sensor name it is reported under. */
 export interface SensorFile {
@@ -127,7 +128,7 @@ async function discoverHwmon(root: string, failures: string[]): Promise<SensorFi
 
 /** Orders `hwmon10` after `hwmon2`. */
 function byNumber(a: string, b: string): number {
-  return Number(/\d+/.exec(a)?.[0] ?? 0) - Number(/\d+/.exec(b)?.[0] ?? 0) || a.localeCompare(b);
+  return Number(/\d+/.exec(a)?.[0] ?? 0) - Number(/\d+/.exec(b)?.[0] ?? 0) || byCodeUnit(a, b);
 }
 
 /** Finds every temperature file under `<root>/sys/class/{thermal,hwmon}`. */
