@@ -75,6 +75,7 @@ test('the one line from muster token create installs the agent as a service on a
   const cmdline = await node.sh('tr "\\0" " " </proc/$(systemctl show -p MainPID --value muster-agent)/cmdline');
   assert.not.match(cmdline, /muster_\w+_/, 'the join token is not on the command line, where every user would see it');
   assert.match(cmdline, /--label role=test --allow-image registry\.lab\/\*/, 'extra flags reach the agent');
+  assert.match(cmdline, /^\S+ --lite-mode --no-expose-wasm --max-semi-space-size=1 \/usr\/local\/lib\/muster-agent\/muster-agent\.js /, 'the launcher gives Node 18 the agent\'s flags (agent/runtime-flags.ts)');
 
   const detail = await waitFor('the node online', async () => { const d = await nodeDetail(); return d.online ? d : undefined; }, 30_000);
   assert.match(detail.facts.runtime, /^node v18\./, 'the agent runs on Debian\'s Node 18');
