@@ -28,6 +28,7 @@ import { watchChildren } from './child-watch.ts';
 import { dockerEventsBetween, forksSinceBoot, machineInfo } from './host-info.ts';
 import { createJoinToken, hubApi, ROOT, startBenchHub, type BenchHub } from './hub-process.ts';
 import { freeLoopbackPort } from './loopback.ts';
+import { agentNodeFlags, KEEP_RUNTIME } from '../agent/runtime-flags.ts';
 import { BENCH_IMAGE, processCount, startBenchWorkload, type BenchWorkload } from './bench-workload.ts';
 import { bytesAckedTo, bytesBetween } from './socket-bytes.ts';
 import { clockTicksPerSecond, cpuSeconds, readProcCpu, readProcMemory, type ProcCpu, type ProcMemory } from './proc-stats.ts';
@@ -49,8 +50,11 @@ minute, child processes. Builds dist/muster-agent.js first.
                   Node.js binary to run the agent bundle with, Node/V8 flags
                   to give it before the bundle, and after -- more agent flags
                   (e.g. --no-logs); repeat it to run one agent per runtime (or
-                  set of flags) side by side (default: this node). A bare Node
-                  runs beside the agents once per binary.
+                  set of flags) side by side (default: this node). Without
+                  flags the agent gets the ones its service launcher gives
+                  (agent/runtime-flags.ts); with flags, those only
+                  (MUSTER_NODE_FLAGS=keep); the flag --as-started runs it
+                  with none. A bare Node runs beside the agents once per binary.
   --agent-env K=V environment for every agent (repeatable), e.g.
                   MUSTER_NODE_FLAGS=keep to run an agent without its own flags
   --busy          first start 50 containers (image ${BENCH_IMAGE}) and sleeping
@@ -67,6 +71,8 @@ const CHILD_SCAN_MS = 100;
 const TARGET_RSS_RATIO = 2.5;
 const TARGET_OVER_BARE_BYTES = 10 * 1024 * 1024;
 const BARE_SCRIPT = 'setInterval(()=>{},1e3)';
+/** In --node: run the agent with no Node flags at all. */
+const AS_STARTED = '--as-started';
 const TARGET_CPU_RATIO = 1;
 
 /** What was measured of one process over the window. */
@@ -166,12 +172,15 @@ runBench(USAGE, async (sup) => {
     const hubPort = Number(new URL(hub.url).port);
     const token = await createJoinToken(hub);
     const runtimeOf = (nodeBin: string) => execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
-    const agents = nodeSpecs.map(({ nodeBin, nodeFlags, agentArgs }, i): AgentUnderTest => {
+    const agents = nodeSpecs.map(({ nodeBin, nodeFlags: given, agentArgs }, i): AgentUnderTest => {
       const runtime = runtimeOf(nodeBin);
+      // As the service runs it, or exactly as told.
+      const nodeFlags = given.length === 0 ? agentNodeFlags(runtime) : given.filter((f) => f !== AS_STARTED);
+      const env = given.length === 0 ? {} : { MUSTER_NODE_FLAGS: KEEP_RUNTIME };
       const name = `bench-agent-${i + 1}-node${runtime.replace(/^v/, '').split('.')[0]}`;
       const proc = sup.start(name, nodeBin, [
         ...nodeFlags, join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--ca-file', hub.caFile, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`, ...agentArgs,
-      ], { env: { ...process.env, ...agentEnv } });
+      ], { env: { ...process.env, ...env, ...agentEnv } });
       return { name, runtime, nodeBin, nodeFlags, agentArgs, proc };
     });
     const bares = bareBins.map((nodeBin, i): BareNode => ({
@@ -402,7 +411,7 @@ function growth(readings: readonly number[]): number | undefined {
 
 /** How an agent is named in the tables: its runtime and the flags it was started with. */
 function agentLabel(runtime: string, nodeFlags: readonly string[], agentArgs: readonly string[]): string {
-  return `agent, node ${runtime.replace(/^node /, '')}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''}${agentArgs.length ? ` -- ${agentArgs.join(' ')}` : ''}`;
+  return `agent, node ${runtime.replace(/^node /, '')}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ' (no flags)'}${agentArgs.length ? ` -- ${agentArgs.join(' ')}` : ''}`;
 }
 
 /** A byte difference as signed MiB. */
