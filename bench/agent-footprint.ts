@@ -46,7 +46,7 @@ minute, child processes. Builds dist/muster-agent.js first.
 
   --warmup DUR    time before the window (default 2m)
   --duration DUR  measurement window (default 4m)
-  --node 'PATH [FLAG]... [-- AGENT-FLAG...]'
+  --node 'PATH [NAME=VALUE]... [FLAG]... [-- AGENT-FLAG...]'
                   Node.js binary to run the agent bundle with, Node/V8 flags
                   to give it before the bundle, and after -- more agent flags
                   (e.g. --no-logs); repeat it to run one agent per runtime (or
@@ -54,7 +54,8 @@ minute, child processes. Builds dist/muster-agent.js first.
                   flags the agent gets the ones its service launcher gives
                   (agent/runtime-flags.ts); with flags, those only
                   (MUSTER_NODE_FLAGS=keep); the flag --as-started runs it
-                  with none. A bare Node runs beside the agents once per binary.
+                  with none. NAME=VALUE sets that agent's environment. A bare
+                  Node runs beside the agents once per binary.
   --agent-env K=V environment for every agent (repeatable), e.g.
                   MUSTER_NODE_FLAGS=keep to run an agent without its own flags
   --busy          first start 50 containers (image ${BENCH_IMAGE}) and sleeping
@@ -132,11 +133,14 @@ runBench(USAGE, async (sup) => {
   const nodeSpecs = (values.node?.length ? values.node : [process.execPath]).map((spec) => {
     const words = spec.trim().split(/\s+/);
     const cut = words.indexOf('--');
-    const [nodeBin, ...nodeFlags] = cut < 0 ? words : words.slice(0, cut);
+    const head = cut < 0 ? words : words.slice(0, cut);
+    const isEnv = (w: string) => /^[A-Z_][A-Z0-9_]*=/.test(w);
+    const [nodeBin, ...nodeFlags] = head.filter((w) => !isEnv(w));
+    const ownEnv = Object.fromEntries(head.filter(isEnv).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
     const agentArgs = cut < 0 ? [] : words.slice(cut + 1);
     if (!nodeBin || !existsSync(nodeBin)) throw new UsageError(`--node must start with the path of a Node.js binary, not ${JSON.stringify(spec)}`);
     if (nodeFlags.some((f) => !f.startsWith('-'))) throw new UsageError(`--node takes a binary and flags (each starting with -), not ${JSON.stringify(spec)}`);
-    return { nodeBin, nodeFlags, agentArgs };
+    return { nodeBin, nodeFlags, agentArgs, ownEnv };
   });
   const agentEnv: Record<string, string> = {};
   for (const kv of values['agent-env'] ?? []) {
@@ -172,7 +176,7 @@ runBench(USAGE, async (sup) => {
     const hubPort = Number(new URL(hub.url).port);
     const token = await createJoinToken(hub);
     const runtimeOf = (nodeBin: string) => execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
-    const agents = nodeSpecs.map(({ nodeBin, nodeFlags: given, agentArgs }, i): AgentUnderTest => {
+    const agents = nodeSpecs.map(({ nodeBin, nodeFlags: given, agentArgs, ownEnv }, i): AgentUnderTest => {
       const runtime = runtimeOf(nodeBin);
       // As the service runs it, or exactly as told.
       const nodeFlags = given.length === 0 ? agentNodeFlags(runtime) : given.filter((f) => f !== AS_STARTED);
@@ -180,8 +184,9 @@ runBench(USAGE, async (sup) => {
       const name = `bench-agent-${i + 1}-node${runtime.replace(/^v/, '').split('.')[0]}`;
       const proc = sup.start(name, nodeBin, [
         ...nodeFlags, join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--ca-file', hub.caFile, '--join', token, '--name', name, '--state', sup.tempDir('agent'), '--interval', `${INTERVAL_MS / 1000}s`, ...agentArgs,
-      ], { env: { ...process.env, ...env, ...agentEnv } });
-      return { name, runtime, nodeBin, nodeFlags, agentArgs, proc };
+      ], { env: { ...process.env, ...env, ...agentEnv, ...ownEnv } });
+      const label = Object.entries(ownEnv).map(([k, v]) => `${k}=${v}`);
+      return { name, runtime, nodeBin, nodeFlags: [...label, ...nodeFlags], agentArgs, proc };
     });
     const bares = bareBins.map((nodeBin, i): BareNode => ({
       nodeBin, runtime: runtimeOf(nodeBin), proc: sup.start(`bare-node-${i + 1}`, nodeBin, ['-e', BARE_SCRIPT]),

@@ -34,7 +34,9 @@ export interface BenchHub {
 export async function startBenchHub(sup: Supervisor, opts: StartOptions & { nodeFlags?: string[] } = {}): Promise<BenchHub> {
   const dataDir = sup.tempDir('hub');
   const { nodeFlags = [], ...start } = opts;
-  const proc = sup.start('hub', process.execPath, [...nodeFlags, join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], start);
+  const proc = sup.start('hub', process.execPath, [...nodeFlags, join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn',
+    // No bench that starts a hub here asks it DNS; off, two benches on one machine do not fight over its port.
+    '--dns-listen', 'off'], start);
   const url = await waitUntil('the hub to listen', () => {
     if (!proc.running()) throw new Error(`the hub exited before listening:\n${proc.output()}`);
     return /hub listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(proc.output())?.[1];
