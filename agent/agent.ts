@@ -555,7 +555,9 @@ export function createAgent(deps: AgentDeps, opts: AgentOptions): Agent {
       }
       void sendFacts(false);
       // Logs are journaled while the hub is away too: the journal bounds them, and drops them before samples.
-      deps.logs?.start((record) => outbox.pushLogs(record));
+      // A batch is fsync'd as soon as it is journaled: its positions are saved then, so a SIGKILL re-reads
+      // (and ships twice) what a few milliseconds held, not a second of lines. At most one fsync a batch.
+      deps.logs?.start((record) => outbox.pushLogs(record), () => outbox.sync());
       sampling = takeSample();
       sampleTimer = setInterval(() => { sampling = takeSample(); }, intervalMs);
       factsTimer = setInterval(() => void sendFacts(false), factsEveryMs);

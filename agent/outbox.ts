@@ -60,6 +60,8 @@ export interface Outbox {
   lastSeq(): number;
   /** Highest sequence number such that every record up to it is fsync'd (log positions may be saved up to it). */
   durableSeq(): number;
+  /** fsyncs what is journaled now rather than at the next periodic fsync (then onDurable runs). */
+  sync(): void;
   /** What was lost since the state directory began, by reason. */
   lost(): LostCounts;
   /** All of `lost()` summed. */
@@ -177,6 +179,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     size: () => journal.stats().pending,
     lastSeq: () => journal.stats().nextSeq - 1,
     durableSeq: () => journal.durableSeq(),
+    sync: () => journal.sync(),
     lost,
     dropped: () => sum(lost()),
     lastError: () => journal.stats().lastError,

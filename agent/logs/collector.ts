@@ -78,8 +78,14 @@ export interface LogCollectorStats {
 
 /** The collector as the agent drives it. */
 export interface LogCollector {
-  /** Starts the sources; `ship` journals a batch and returns its sequence number. */
-  start(ship: (record: UnsequencedLogs) => number): void;
+  /**
+   * Starts the sources; `ship` journals a batch and returns its sequence
+   * number, `persist` (optional) asks for what was journaled to be fsync'd
+   * now, so that its positions are saved at once rather than at the
+   * journal's next periodic fsync: a SIGKILL then re-reads a few
+   * milliseconds' lines, not a second's.
+   */
+  start(ship: (record: UnsequencedLogs) => number, persist?: () => void): void;
   /** Every record up to `seq` is fsync'd: the positions of their lines are saved. */
   durable(seq: number): void;
   /** Stops the sources and ships the last batch (the caller then closes the journal and calls durable). */
@@ -129,12 +135,39 @@ export function createLogCollector(deps: LogCollectorDeps, opts: LogCollectorOpt
   let batch: Batch | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ship: ((record: UnsequencedLogs) => number) | undefined;
+  let persist: (() => void) | undefined;
+  /** The highest sequence number the journal has called durable. */
+  let durableSeq = 0;
   let docker: DockerLogs | undefined;
   let journal: JournalSource | undefined;
   let closed = false;
   let lastShipped = 0;
 
   const floor = () => Math.max(saved.startedAt, now() - catchUpMs);
+
+  /** Moves the saved positions over every batch the journal has made durable, and writes them. */
+  const moveDurable = () => {
+    while (pending.length > 0 && pending[0]!.seq <= durableSeq) {
+      const p = pending.shift()!;
+      for (const [id, pos] of p.docker) saved.docker[id] = pos;
+      if (p.cursor) saved.journal = p.cursor;
+      dirty = true;
+    }
+    savePositions();
+  };
+
+  /**
+   * Notes the positions a shipped batch reached. The journal may have
+   * fsync'd the batch (and called durable) inside ship() already, before
+   * these positions were known: then they are saved now, not at its next
+   * fsync a second later, when a SIGKILL meanwhile would read the batch's
+   * lines again and ship them twice.
+   */
+  const shipped = (seq: number, b: Batch) => {
+    if (b.docker.size > 0 || b.cursor) pending.push({ seq, docker: b.docker, cursor: b.cursor });
+    if (seq <= durableSeq) moveDurable();
+    else persist?.();
+  };
 
   const flush = () => {
     clearTimeout(timer);
@@ -145,7 +178,7 @@ export function createLogCollector(deps: LogCollectorDeps, opts: LogCollectorOpt
     batch = undefined;
     if ((!b || b.lines.length === 0) && !hasDrops) {
       // Only excluded lines: their positions are safe as soon as everything shipped before them is.
-      if (b && (b.docker.size > 0 || b.cursor)) pending.push({ seq: lastShipped, docker: b.docker, cursor: b.cursor });
+      if (b && (b.docker.size > 0 || b.cursor)) shipped(lastShipped, b);
       return;
     }
     const record: UnsequencedLogs = {
@@ -158,7 +191,8 @@ export function createLogCollector(deps: LogCollectorDeps, opts: LogCollectorOpt
     const seq = ship(record);
     lastShipped = seq;
     stats.batches++;
-    if (b && (b.docker.size > 0 || b.cursor)) pending.push({ seq, docker: b.docker, cursor: b.cursor });
+    if (b) shipped(seq, b);
+    else if (seq > durableSeq) persist?.();
   };
 
   const batchFor = (): Batch => {
@@ -258,9 +292,10 @@ export function createLogCollector(deps: LogCollectorDeps, opts: LogCollectorOpt
   };
 
   return {
-    start(shipTo) {
+    start(shipTo, persistTo) {
       if (ship || closed) return;
       ship = shipTo;
+      persist = persistTo;
       if (opts.docker !== false && deps.docker) {
         const start = deps.startDocker ?? startDockerLogs;
         docker = start({
@@ -293,13 +328,8 @@ export function createLogCollector(deps: LogCollectorDeps, opts: LogCollectorOpt
       }
     },
     durable(seq) {
-      while (pending.length > 0 && pending[0]!.seq <= seq) {
-        const p = pending.shift()!;
-        for (const [id, pos] of p.docker) saved.docker[id] = pos;
-        if (p.cursor) saved.journal = p.cursor;
-        dirty = true;
-      }
-      savePositions();
+      if (seq > durableSeq) durableSeq = seq;
+      moveDurable();
     },
     async close() {
       if (closed) return;

@@ -145,6 +145,37 @@ test('the collector redacts, cuts and batches; positions move only when the jour
   assert.equal(Object.values(after.docker), [{ ms: 1_764_637_323_000, ns: 2, n: 1 }]);
 });
 
+test('a batch the journal fsyncs inside ship() has its positions saved at once, not at the next fsync', async () => {
+  const stateDir = tempDir('logcoll');
+  let journalDeps: JournalSourceDeps | undefined;
+  const c = createLogCollector({
+    now: () => 1_764_637_323_000, log: { debug() {}, info() {}, warn() {}, error() {} },
+    startJournal: (d) => { journalDeps = d; return { close() {} }; },
+  }, { stateDir, flushMs: 60_000, docker: false });
+  const saved = () => JSON.parse(readFileSync(join(stateDir, 'logs-position.json'), 'utf8')).journal as string | undefined;
+  let seq = 0;
+  let persisted = 0;
+  // As the journal does when its last fsync is a second old: append fsyncs at once and reports durable from inside.
+  let inline = true;
+  c.start(() => { seq++; if (inline) c.durable(seq); return seq; }, () => { persisted++; c.durable(seq); });
+  const line = (cursor: string) => journalDeps!.onLine({ ms: 1_764_637_323_000, ns: 0, text: 'x', ident: 'a', unit: 'a.service', cursor });
+  line('cur-1');
+  await c.close();
+  assert.is(saved(), 'cur-1', 'saved with the batch, though durable() came before its positions were known');
+  assert.is(persisted, 0, 'no second fsync for a batch already durable');
+  // A journal that fsyncs later: the collector asks for it now.
+  const c2 = createLogCollector({
+    now: () => 1_764_637_323_000, log: { debug() {}, info() {}, warn() {}, error() {} },
+    startJournal: (d) => { journalDeps = d; return { close() {} }; },
+  }, { stateDir, flushMs: 60_000, docker: false });
+  inline = false;
+  c2.start(() => ++seq, () => { persisted++; c2.durable(seq); });
+  line('cur-2');
+  await c2.close();
+  assert.is(persisted, 1);
+  assert.is(saved(), 'cur-2');
+});
+
 test('a flooding source is held to its rate; what it drops is counted and reported', async () => {
   const h = collector({ rate: { linesPerSecond: 10, burstLines: 20 } });
   for (let i = 0; i < 100; i++) h.dockerLine(`line ${i}`);
