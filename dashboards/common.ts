@@ -77,6 +77,15 @@ export function tablePanel(title: string, queries: [expr: string, column: string
   return p;
 }
 
+/** A stacked bar chart of one LogQL metric query (log volume), by its legend. */
+export function logVolumePanel(title: string, expr: string, legend: string): timeseries.PanelBuilder {
+  return new timeseries.PanelBuilder().title(title).datasource(LOKI).unit('short').height(6).span(24)
+    .withTarget(lokiQuery(expr).legendFormat(legend))
+    .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
+    .drawStyle(common.GraphDrawStyle.Bars).fillOpacity(80).lineWidth(1)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
+}
+
 /** A Loki logs panel. */
 export function logsPanel(title: string, expr: string): logs.PanelBuilder {
   return new logs.PanelBuilder().title(title).datasource(LOKI).withTarget(lokiQuery(expr)).height(20).span(24)
