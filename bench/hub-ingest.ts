@@ -21,10 +21,11 @@ import { fileURLToPath } from 'node:url';
 import { countListFlag, durationFlag, parseFlags, UsageError } from './bench-args.ts';
 import { machineInfo, openFilesLimit } from './host-info.ts';
 import { createJoinToken, startBenchHub, type BenchHub } from './hub-process.ts';
-import type { SimulatorCommand, SimulatorEvent, SimulatorReport } from './ingest-messages.ts';
+import type { SimulatorCommand, SimulatorReport } from './ingest-messages.ts';
+import { channelTo } from './simulator-channel.ts';
 import { clockTicksPerSecond, cpuSeconds, readProcCpu, readProcIo, readProcMemory, readProcSchedstat } from './proc-stats.ts';
 import { maximum, median, percentile } from './stats.ts';
-import { runBench, type Managed, type Supervisor } from './supervisor.ts';
+import { runBench, type Supervisor } from './supervisor.ts';
 import { fixed, formatTable, mib } from './table.ts';
 import { seconds, sleep, sleepUntil } from './timing.ts';
 
@@ -342,29 +343,4 @@ async function agentsConnected(hub: BenchHub): Promise<number | undefined> {
   if (!res?.ok) return undefined;
   const body = (await res.json()) as { agentsConnected?: number };
   return body.agentsConnected;
-}
-
-/**
- * Sends a command to the simulator and resolves with its answer of type
- * `answer`; rejects on a `fatal` event, on the simulator's exit, or after `timeoutMs`.
- */
-function channelTo(sim: Managed) {
-  return <T extends SimulatorEvent['type']>(cmd: SimulatorCommand, answer: T, timeoutMs: number): Promise<Extract<SimulatorEvent, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const done = (fn: () => void) => {
-        clearTimeout(timer);
-        sim.child.off('message', onMessage);
-        sim.child.off('exit', onExit);
-        fn();
-      };
-      const onMessage = (ev: SimulatorEvent) => {
-        if (ev.type === answer) done(() => resolve(ev as Extract<SimulatorEvent, { type: T }>));
-        else if (ev.type === 'fatal') done(() => reject(new Error(`simulator: ${ev.message}`)));
-      };
-      const onExit = () => done(() => reject(new Error(`the simulator exited while waiting for '${answer}':\n${sim.output()}`)));
-      const timer = setTimeout(() => done(() => reject(new Error(`no '${answer}' from the simulator within ${seconds(timeoutMs)}`))), timeoutMs);
-      sim.child.on('message', onMessage);
-      sim.child.once('exit', onExit);
-      sim.child.send(cmd);
-    });
 }

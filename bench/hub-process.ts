@@ -29,14 +29,15 @@ export interface BenchHub {
 /**
  * Starts a hub on a fresh data directory and a free loopback port; `opts` can
  * pin it to a CPU, `nodeFlags` pass V8/Node flags to the hub's runtime
- * (e.g. --max-semi-space-size=4, to compare garbage collector settings).
+ * (e.g. --max-semi-space-size=4, to compare garbage collector settings),
+ * `hubArgs` more options of `muster hub` (e.g. --loki URL).
  */
-export async function startBenchHub(sup: Supervisor, opts: StartOptions & { nodeFlags?: string[] } = {}): Promise<BenchHub> {
+export async function startBenchHub(sup: Supervisor, opts: StartOptions & { nodeFlags?: string[]; hubArgs?: string[] } = {}): Promise<BenchHub> {
   const dataDir = sup.tempDir('hub');
-  const { nodeFlags = [], ...start } = opts;
-  const proc = sup.start('hub', process.execPath, [...nodeFlags, join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn',
-    // No bench that starts a hub here asks it DNS; off, two benches on one machine do not fight over its port.
-    '--dns-listen', 'off'], start);
+  const { nodeFlags = [], hubArgs = [], ...start } = opts;
+  // No bench that starts a hub here asks it DNS unless it says so; off, two benches on one machine do not fight over its port.
+  const dns = hubArgs.includes('--dns-listen') ? [] : ['--dns-listen', 'off'];
+  const proc = sup.start('hub', process.execPath, [...nodeFlags, join(ROOT, 'cli/muster.ts'), 'hub', '--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...dns, ...hubArgs], start);
   const url = await waitUntil('the hub to listen', () => {
     if (!proc.running()) throw new Error(`the hub exited before listening:\n${proc.output()}`);
     return /hub listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(proc.output())?.[1];

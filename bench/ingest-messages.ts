@@ -8,9 +8,10 @@
 export type SimulatorCommand =
   /**
    * Connect `agents` simulated agents, each joining with `token`; `deflate` deflates frames above 1 KiB and
-   * `workloads` sends workloads frames, both as the real agent does. Answered by `joined`.
+   * `workloads` sends workloads frames, both as the real agent does; `logLinesPerSecond` (default 0) has each
+   * agent send a `logs` batch of that many lines every second, as the agent's log collector does. Answered by `joined`.
    */
-  | { type: 'join'; url: string; caFile: string; token: string; agents: number; intervalMs: number; concurrency: number; deflate: boolean; workloads: boolean }
+  | { type: 'join'; url: string; caFile: string; token: string; agents: number; intervalMs: number; concurrency: number; deflate: boolean; workloads: boolean; logLinesPerSecond?: number }
   /** Start sampling, the agents' first samples spread evenly over one interval. Answered by `started`. */
   | { type: 'start' }
   /** Count from now on. Answered by `measuring`. */
@@ -37,6 +38,11 @@ export interface SimulatorReport {
   meanFrameBytes: number;
   /** Mean bytes of workloads deltas sent per sample (0 when off), before compression. */
   meanWorkloadsBytes: number;
+  /** Log lines sent while counting, and of those, lines whose batch was acked (0 without logs). */
+  logLinesSent: number;
+  logLinesAcked: number;
+  /** Mean size of a logs frame before compression, in bytes (0 without logs). */
+  meanLogsFrameBytes: number;
   /** p99 of the simulator's own event-loop delay while counting: its share of the ack latency. */
   loopDelayP99Ms: number | undefined;
 }

@@ -4,8 +4,9 @@
  * protocol over its own WebSocket, with the options of the real agent:
  * hello with the shared join token, then its facts and a workloads
  * snapshot; then per interval one `samples` frame with increasing seq and
- * a workloads delta, and a heartbeat as often as the welcome asks. Ack latency is the time from
- * handing a samples frame to ws to reading the matching (cumulative) ack.
+ * a workloads delta, and a heartbeat as often as the welcome asks; with logs, every second a `logs`
+ * batch (bench/simulated-logs.ts). Ack latency is the time from handing a samples frame to ws to
+ * reading the matching (cumulative) ack.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import {
 } from '../protocol/index.ts';
 import type { SimulatorCommand, SimulatorEvent, SimulatorReport } from './ingest-messages.ts';
 import { assertValidFrames, createSimulatedHost, type SimulatedHost } from './simulated-host.ts';
+import { createSimulatedLogs, type SimulatedLogs } from './simulated-logs.ts';
 import { sleep } from './timing.ts';
 
 interface SimAgent {
@@ -26,6 +28,9 @@ interface SimAgent {
   lastSampleAt: number;
   /** Samples sent and not yet acked, oldest first. */
   pending: { seq: number; sentAt: number; counted: boolean }[];
+  /** Log batches sent and not yet acked, oldest first. */
+  pendingLogs: { seq: number; lines: number; counted: boolean }[];
+  logs: SimulatedLogs;
   timers: NodeJS.Timeout[];
   open: boolean;
 }
@@ -49,6 +54,11 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
   let frames = 0;
   let withWorkloads = true;
   let linksClosed = 0;
+  let logLinesPerSecond = 0;
+  let logLinesSent = 0;
+  let logLinesAcked = 0;
+  let logFrameBytes = 0;
+  let logFrames = 0;
   let hubErrors = 0;
   /** [sent at, ms after counting began; ack latency, ms] of every counted sample acked. */
   let acks: [number, number][] = [];
@@ -85,7 +95,7 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
         const msg = r.value;
         if (msg.type === 'welcome') {
           if (!msg.credential) { reject(new Error(`${host.name}: welcome after a join carries no credential`)); return; }
-          agent = { host, ws, heartbeatMs: msg.heartbeatMs, seq: msg.ackedSeq, lastSampleAt: 0, pending: [], timers: [], open: true };
+          agent = { host, ws, heartbeatMs: msg.heartbeatMs, seq: msg.ackedSeq, lastSampleAt: 0, pending: [], pendingLogs: [], logs: createSimulatedLogs(index), timers: [], open: true };
           send(agent, { type: 'facts', facts: host.facts });
           // As the agent's journal does: the snapshot and every delta take the next number, like samples.
           if (withWorkloads) send(agent, { ...host.workloads.snapshot(1, Date.now()), seq: ++agent.seq });
@@ -95,6 +105,11 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
           while (p.length > 0 && p[0]!.seq <= msg.seq) {
             const s = p.shift()!;
             if (s.counted) { acked++; acks.push([s.sentAt - countingSince, now - s.sentAt]); }
+          }
+          const l = agent.pendingLogs;
+          while (l.length > 0 && l[0]!.seq <= msg.seq) {
+            const b = l.shift()!;
+            if (b.counted) logLinesAcked += b.lines;
           }
         } else if (msg.type === 'error') {
           hubErrors++;
@@ -129,14 +144,28 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
     }
   }
 
+  /** Sends one second's log batch, numbered in the same sequence as samples, as the agent's journal numbers it. */
+  function sendLogs(a: SimAgent): void {
+    if (!a.open) return;
+    const json = JSON.stringify({ ...a.logs.batch(logLinesPerSecond, Date.now()), seq: ++a.seq } satisfies AgentMessage);
+    a.pendingLogs.push({ seq: a.seq, lines: logLinesPerSecond, counted: counting });
+    if (counting) { logLinesSent += logLinesPerSecond; logFrameBytes += json.length; logFrames++; }
+    sendText(a.ws, json);
+  }
+
   async function joinAll(cmd: Extract<SimulatorCommand, { type: 'join' }>): Promise<void> {
     intervalMs = cmd.intervalMs;
     withWorkloads = cmd.workloads;
+    logLinesPerSecond = cmd.logLinesPerSecond ?? 0;
     const url = new URL(AGENT_PATH, cmd.url.replace(/^http/, 'ws')).toString();
     const ca = readFileSync(cmd.caFile, 'utf8');
     // Every simulated host's frames must pass the hub's validation before any is sent.
     const decode = createAgentMessageDecoder();
     for (let i = 0; i < cmd.agents; i++) assertValidFrames(createSimulatedHost(i), decode);
+    if (logLinesPerSecond > 0) {
+      const r = decode(JSON.stringify({ ...createSimulatedLogs(0).batch(logLinesPerSecond, Date.now()), seq: 1 }));
+      if (!r.ok) throw new Error(`a simulated logs batch does not pass the hub's validation: ${r.reason}`);
+    }
     const t0 = performance.now();
     let next = 0;
     const worker = async () => {
@@ -158,6 +187,12 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
         sendSample(a);
         a.timers.push(setInterval(() => sendSample(a), intervalMs));
       }, phase));
+      if (logLinesPerSecond > 0) {
+        a.timers.push(setTimeout(() => {
+          sendLogs(a);
+          a.timers.push(setInterval(() => sendLogs(a), 1_000));
+        }, (i * 1_000) / n));
+      }
       const hb = Math.max(1_000, a.heartbeatMs);
       a.timers.push(setTimeout(() => {
         a.timers.push(setInterval(() => send(a, { type: 'heartbeat', ts: Date.now() }), hb));
@@ -168,9 +203,9 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
   async function report(): Promise<SimulatorReport> {
     counting = false;
     loopDelay.disable();
-    // Samples sent inside the window get up to 5 s for their acks.
+    // Samples and log batches sent inside the window get up to 5 s for their acks.
     const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && agents.some((a) => a.open && a.pending.some((p) => p.counted))) await sleep(50);
+    while (Date.now() < deadline && agents.some((a) => a.open && (a.pending.some((p) => p.counted) || a.pendingLogs.some((p) => p.counted)))) await sleep(50);
     const r: SimulatorReport = {
       sent,
       acked,
@@ -180,6 +215,9 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
       linksOpen: agents.filter((a) => a.open).length,
       meanFrameBytes: frames ? Math.round(frameBytes / frames) : 0,
       meanWorkloadsBytes: frames ? Math.round(workloadBytes / frames) : 0,
+      logLinesSent,
+      logLinesAcked,
+      meanLogsFrameBytes: logFrames ? Math.round(logFrameBytes / logFrames) : 0,
       loopDelayP99Ms: loopDelay.count > 0 ? Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_TICK_MS) : undefined,
     };
     acks = [];
@@ -205,6 +243,7 @@ export function createSimulator(emit: (event: SimulatorEvent) => void): Simulato
         return;
       case 'measure':
         sent = 0; acked = 0; frameBytes = 0; workloadBytes = 0; frames = 0; acks = [];
+        logLinesSent = 0; logLinesAcked = 0; logFrameBytes = 0; logFrames = 0;
         countingSince = performance.now();
         counting = true;
         loopDelay.reset();
