@@ -62,7 +62,7 @@ const RECEIVER = fileURLToPath(new URL('./loki-receiver.ts', import.meta.url));
 
 const docker = (args: string[], timeout = 60_000) => execFileSync('docker', args, { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-interface AgentStep { rate: number; shippedPerSecond: number; cpuPercent: number; cpuMsPer1kLines: number }
+interface AgentStep { rate: number; label: string; shippedPerSecond: number; cpuPercent: number; systemPercent: number; cpuMsPer1kLines: number }
 interface HubStep {
   agents: number; perAgent: number; offeredPerSecond: number; ackedPerSecond: number; pushedPerSecond: number; lokiTakenPerSecond: number;
   spooledAtEnd: number; lokiRefused: number; hubCpuPercent: number; sampleAckP50: number | undefined; sampleAckP99: number | undefined; linksClosed: number; met: boolean;
@@ -93,27 +93,29 @@ runBench(USAGE, async (sup) => {
     log('building the agent bundle (node install/build-agent.ts)');
     execFileSync(process.execPath, [join(ROOT, 'install/build-agent.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
     const steps: AgentStep[] = [];
-    for (const rate of rates) {
+    const baselines: AgentStep[] = [];
+    // Baselines: the same agent and a container that prints nothing, without and with log collection.
+    for (const [rate, logs] of [[0, false], [0, true], ...rates.map((r) => [r, true] as const)] as const) {
       const tries: AgentStep[] = [];
       for (let k = 0; k < runs; k++) {
-        log(`\n== agent: a container printing ${rate} lines/s, window ${seconds(durationMs)} (run ${k + 1}/${runs})`);
-        const r = await agentStep(sup, rate, durationMs, ticks, log);
-        log(`   ${fixed(r.shippedPerSecond, 0)} lines/s shipped, agent CPU ${fixed(r.cpuPercent, 2)} %`);
+        log(`\n== agent: a container printing ${rate} lines/s${logs ? '' : ', agent --no-logs'}, window ${seconds(durationMs)} (run ${k + 1}/${runs})`);
+        const r = await agentStep(sup, rate, logs, durationMs, ticks, log);
+        log(`   ${fixed(r.shippedPerSecond, 0)} lines/s shipped, agent CPU ${fixed(r.cpuPercent, 2)} % (system ${fixed(r.systemPercent, 2)} %)`);
         tries.push(r);
       }
-      steps.push(medianOf(tries, rate));
+      (rate === 0 ? baselines : steps).push(medianOf(tries));
     }
     const within = steps.filter((s) => s.cpuPercent <= AGENT_TARGET_CPU);
     const best = within.length ? Math.max(...within.map((s) => s.shippedPerSecond)) : undefined;
     // CPU grows about linearly with the rate: where the line through the measured steps crosses 10 %.
     const fit = linearFit(steps.map((s) => [s.shippedPerSecond, s.cpuPercent]));
     const at10 = fit && fit.slope > 0 ? (AGENT_TARGET_CPU - fit.intercept) / fit.slope : undefined;
-    out.push(formatTable(['printed/s', 'shipped lines/s', 'agent CPU', 'CPU per 1k lines/s', `<= ${AGENT_TARGET_CPU} %`],
-      steps.map((s) => [String(s.rate), fixed(s.shippedPerSecond, 0), fixed(s.cpuPercent, 2, ' %'), fixed(s.cpuMsPer1kLines, 1, ' ms/s'), s.cpuPercent <= AGENT_TARGET_CPU ? 'yes' : 'no'])));
+    out.push(formatTable(['asked/s', 'shipped lines/s', 'agent CPU', 'of it system', 'CPU per 1k lines/s', `<= ${AGENT_TARGET_CPU} %`],
+      [...baselines, ...steps].map((s) => [s.label, fixed(s.shippedPerSecond, 0), fixed(s.cpuPercent, 2, ' %'), fixed(s.systemPercent, 2, ' %'), fixed(s.cpuMsPer1kLines, 1, ' ms/s'), s.cpuPercent <= AGENT_TARGET_CPU ? 'yes' : 'no'])));
     out.push(`agent: dist/muster-agent.js on ${process.version}, --interval 10s --logs-rate 1000000; one container, lines of ~130 bytes; CPU is utime+stime of the agent process as % of one core (medians of ${runs} run(s))`);
     out.push(`agent at <= ${AGENT_TARGET_CPU} % of a core: ${best === undefined ? 'no measured rate' : `${best.toFixed(0)} lines/s measured`}${at10 ? `, ${at10.toFixed(0)} lines/s where CPU reaches ${AGENT_TARGET_CPU} % (linear fit: ${fit!.intercept.toFixed(2)} % + ${(fit!.slope * 1000).toFixed(2)} % per 1,000 lines/s)` : ''}`);
     out.push('');
-    json['agent'] = { steps, bestWithinTarget: best, linesPerSecondAtTarget: at10 };
+    json['agent'] = { baselines, steps, bestWithinTarget: best, linesPerSecondAtTarget: at10 };
   }
 
   if (part !== 'agent') {
@@ -148,38 +150,40 @@ runBench(USAGE, async (sup) => {
 });
 
 /** One rate of the agent part: fresh hub, agent and container. */
-async function agentStep(sup: Supervisor, rate: number, durationMs: number, ticks: number, log: (s: string) => void): Promise<AgentStep> {
+async function agentStep(sup: Supervisor, rate: number, logs: boolean, durationMs: number, ticks: number, log: (s: string) => void): Promise<AgentStep> {
   const container = `${PREFIX}${rate}-${process.pid}`;
   try { docker(['rm', '-f', container]); } catch { /* not there */ }
   const hub = await startBenchHub(sup, { cpu: HUB_CPU, hubArgs: ['--dns-listen', 'off'] });
   const name = `bench-logs-${rate}`;
   const agent = sup.start(name, process.execPath, [join(ROOT, 'dist/muster-agent.js'), '--hub', hub.url, '--ca-file', hub.caFile, '--join', await createJoinToken(hub),
-    '--name', name, '--state', sup.tempDir('agent'), '--interval', '10s', '--logs-rate', '1000000', '--logs-rate-bytes', '1G'], { cpu: SIDE_CPU });
+    '--name', name, '--state', sup.tempDir('agent'), '--interval', '10s', ...(logs ? ['--logs-rate', '1000000', '--logs-rate-bytes', '1G'] : ['--no-logs'])], { cpu: SIDE_CPU });
   try {
     await waitUntil('the agent online', async () => (await hubApi<{ online?: boolean }>(hub, `/api/v1/nodes/${name}`)).body.online, 30_000, 250);
     const burst = Math.max(1, Math.round(rate / 10));
     const pad = 'Mozilla/5.0 (X11; Linux x86_64) rt=0.004';
-    docker(['run', '-d', '--name', container, '--cpuset-cpus', String(HUB_CPU), '-l', 'muster.bench=1', BENCH_IMAGE, 'sh', '-c',
+    docker(['run', '-d', '--name', container, '--cpuset-cpus', String(HUB_CPU), '-l', 'muster.bench=1', BENCH_IMAGE, 'sh', '-c', rate === 0 ? 'sleep 3600' :
       `i=0; while :; do j=0; while [ $j -lt ${burst} ]; do i=$((i+1)); echo "$i 10.0.0.7 - - \\"GET /api/v1/items/$i?page=$j HTTP/1.1\\" 200 5123 \\"-\\" \\"${pad}\\""; j=$((j+1)); done; sleep 0.1; done`]);
     const newest = async (): Promise<number> => {
       const r = await hubApi<{ lines?: { line: string }[] }>(hub, `/api/v1/logs?node=${name}&container=${container}&limit=1`);
       return Number(/^(\d+) /.exec(r.body.lines?.[0]?.line ?? '')?.[1] ?? 0);
     };
-    await waitUntil('the first lines at the hub', async () => (await newest()) > 0, 30_000, 250);
+    if (rate > 0) await waitUntil('the first lines at the hub', async () => (await newest()) > 0, 30_000, 250);
     await sleep(5_000);
-    const n0 = await newest();
+    const n0 = rate > 0 ? await newest() : 0;
     const c0 = readProcCpu(agent.pid);
     const t0 = performance.now();
     await sleep(durationMs);
     const c1 = readProcCpu(agent.pid);
     const t1 = performance.now();
-    const n1 = await newest();
+    const n1 = rate > 0 ? await newest() : 0;
     if (!agent.running()) throw new Error(`the agent exited:\n${agent.output()}`);
     const windowS = (t1 - t0) / 1000;
     const cpuPercent = ((cpuSeconds(c1, ticks, false) - cpuSeconds(c0, ticks, false)) / windowS) * 100;
+    const systemPercent = ((c1.stime - c0.stime) / ticks / windowS) * 100;
     const shippedPerSecond = (n1 - n0) / windowS;
+    const label = rate === 0 ? `silent container, ${logs ? 'logs on' : '--no-logs'}` : String(rate);
     if (shippedPerSecond < rate * 0.5) log(`   note: the container printed well under the asked rate (${shippedPerSecond.toFixed(0)}/s), or the agent fell behind`);
-    return { rate, shippedPerSecond, cpuPercent, cpuMsPer1kLines: shippedPerSecond > 0 ? (cpuPercent * 10) / (shippedPerSecond / 1000) : 0 };
+    return { rate, label, shippedPerSecond, cpuPercent, systemPercent, cpuMsPer1kLines: shippedPerSecond > 0 ? (cpuPercent * 10) / (shippedPerSecond / 1000) : 0 };
   } finally {
     try { docker(['rm', '-f', container]); } catch { /* gone */ }
     await agent.stop();
@@ -248,9 +252,9 @@ async function hubStep(sup: Supervisor, agents: number, perAgent: number, durati
 }
 
 /** The step whose CPU is the median of the runs (its other figures with it). */
-function medianOf(tries: AgentStep[], rate: number): AgentStep {
+function medianOf(tries: AgentStep[]): AgentStep {
   const m = median(tries.map((t) => t.cpuPercent))!;
-  return { ...tries.reduce((a, b) => (Math.abs(b.cpuPercent - m) < Math.abs(a.cpuPercent - m) ? b : a)), rate };
+  return tries.reduce((a, b) => (Math.abs(b.cpuPercent - m) < Math.abs(a.cpuPercent - m) ? b : a));
 }
 
 /** The run whose sample ack p99 is the median of the runs. */
