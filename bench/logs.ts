@@ -90,6 +90,9 @@ runBench(USAGE, async (sup) => {
   const json: Record<string, unknown> = { bench: 'logs', machine, windowSeconds: durationMs / 1000, runs };
 
   if (part !== 'hub') {
+    // A container left by an interrupted run would print on through this one, and the agent would read it.
+    const leftovers = docker(['ps', '-aq', '--filter', `name=^${PREFIX}`]).split('\n').filter(Boolean);
+    if (leftovers.length) docker(['rm', '-f', ...leftovers]);
     log('building the agent bundle (node install/build-agent.ts)');
     execFileSync(process.execPath, [join(ROOT, 'install/build-agent.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
     const steps: AgentStep[] = [];
