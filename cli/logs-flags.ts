@@ -26,7 +26,7 @@ export const LOGS_USAGE = `  --logs-max-age DUR  how long the hub keeps agents' 
                       oldest go first, counted if a Loki had not taken them
   --loki URL          push every node's logs to this Loki (repeatable), e.g.
                       http://loki:3100 (/loki/api/v1/push is added), as
-                      promtail does: protobuf and snappy, batched (1 MiB or
+                      promtail does: protobuf and snappy, batched (256 KiB or
                       --loki-batch-wait), retried with backoff on 429 and 5xx
   --loki-tenant ID    X-Scope-OrgID for a multi-tenant Loki
   --loki-basic-auth-file FILE
