@@ -363,7 +363,7 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   const trust = () => resolveHubTrust({ hub: config.hub, stateDir: config.stateDir, ...(config.caHash ? { caHash: config.caHash } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
   const upgrader = createUpgrader({ home: config.home, hub: config.hub, trust, version: MUSTER_VERSION, now: Date.now });
   const metrics = createMetricsCollector({
-    registry: nodeCollectors(config.collectorOptions), switches: config.collectors,
+    registry: nodeCollectors({ ...config.collectorOptions, containers: { containers } }), switches: config.collectors,
     ...(config.textfileDir !== undefined ? { textfileDir: config.textfileDir } : {}),
     onFailure: (collector, error, absent) => {
       if (!error) log.info('a metrics collector works again', { collector });

@@ -163,6 +163,8 @@ export interface ContainerReader {
   read(): Promise<ContainerReading>;
   /** Resolves when the stats requested by the last read have arrived (for tests and shutdown). */
   settled(): Promise<void>;
+  /** The containers running as of the last read (the metrics collector reads their cgroups). */
+  running(): ContainerInfo[];
   close(): void;
 }
 
@@ -290,6 +292,7 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
       return { ok: true, containers, use };
     },
     settled: async () => { await statsInFlight; },
+    running: () => [...cache.values()].filter((c) => c.info.state === 'running').map((c) => c.info),
     close() {
       closed = true;
       subscription?.close();

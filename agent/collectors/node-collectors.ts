@@ -1,6 +1,6 @@
 /**
  * The one list of metrics collectors: node_exporter 1.5's default Linux set
- * (by its names) and muster's own. Adding a collector is one file exporting
+ * (by its names), cAdvisor's container families, and muster's own. Adding a collector is one file exporting
  * a CollectorSpec and one line here. Order is the order families are sent.
  *
  * node_exporter's default collectors muster does not have are in
@@ -8,6 +8,7 @@
  */
 import { arpCollector } from './arp.ts';
 import { bondingCollector } from './bonding.ts';
+import { createContainerCollector, type ContainerCollectorOptions } from './container-cgroups.ts';
 import { conntrackCollector } from './conntrack.ts';
 import { cpuCollector } from './cpu.ts';
 import { cpufreqCollector } from './cpufreq.ts';
@@ -66,6 +67,7 @@ export const MISSING_COLLECTORS: Readonly<Record<string, { families: string; rea
 /** Options of collectors that take some (node_exporter's flags of the same idea). */
 export interface NodeCollectorOptions {
   filesystem?: FilesystemCollectorOptions;
+  containers?: ContainerCollectorOptions;
 }
 
 /** Every collector the agent has, on or off. */
@@ -104,5 +106,6 @@ export function nodeCollectors(opts: NodeCollectorOptions = {}): CollectorSpec[]
     unameCollector,
     vmstatCollector,
     rebootRequiredCollector,
+    createContainerCollector(opts.containers),
   ];
 }
