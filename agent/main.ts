@@ -27,6 +27,7 @@ import { createLogCollector } from './logs/collector.ts';
 import { existsSync, statSync } from 'node:fs';
 import { createMetricsCollector, type CollectorSwitches } from './collectors/registry.ts';
 import { nodeCollectors, type NodeCollectorOptions } from './collectors/node-collectors.ts';
+import { parseProcessGroups, ProcessGroupsConfigError } from './collectors/process-groups-config.ts';
 
 /** Every collector's name, for the flags and --help. */
 const COLLECTOR_NAMES = nodeCollectors().map((c) => c.name);
@@ -95,6 +96,18 @@ Options:
                      name; --collector.disable-defaults turns off every one
                      not named with --collector.NAME. The collectors:
                      ${wrapWords(COLLECTOR_NAMES, 56).join('\n                     ')}
+  --process-groups FILE
+                     group processes as process-exporter's config file FILE
+                     says (process_names with comm, exe and cmdline matchers
+                     and name templates) for its namedprocess_namegroup_*
+                     families; without it, every process with a command line
+                     is grouped by its name ({{.Comm}})
+  --process-groups-threads
+                     also the per-thread-name families (process-exporter's
+                     -threads); reads three files per thread every interval
+  --process-groups-smaps
+                     also memtype proportionalResident/proportionalSwapped
+                     (process-exporter's -gather-smaps); reads smaps_rollup
   --collector.filesystem.mount-points-exclude RE
   --collector.filesystem.fs-types-exclude RE
                      mounts the filesystem collector leaves out (node_exporter's
@@ -203,6 +216,7 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
         'logs-rate': { type: 'string' }, 'logs-rate-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
         'textfile-dir': { type: 'string' }, 'collector.disable-defaults': { type: 'boolean' },
+        'process-groups': { type: 'string' }, 'process-groups-threads': { type: 'boolean' }, 'process-groups-smaps': { type: 'boolean' },
         'collector.filesystem.mount-points-exclude': { type: 'string' }, 'collector.filesystem.fs-types-exclude': { type: 'string' },
         ...Object.fromEntries(COLLECTOR_NAMES.flatMap((n) => [[`collector.${n}`, { type: 'boolean' as const }], [`no-collector.${n}`, { type: 'boolean' as const }]])),
       },
@@ -296,6 +310,17 @@ export function parseAgentArgs(argv: string[], env: Record<string, string | unde
       problems.push(`--${flag} must be a regular expression: ${(err as Error).message}`);
     }
   }
+  const groupsFile = values['process-groups'];
+  if (groupsFile !== undefined) {
+    try {
+      (collectorOptions.processGroups ??= {}).config = parseProcessGroups(readFileSync(groupsFile, 'utf8'));
+    } catch (err) {
+      const why = err instanceof ProcessGroupsConfigError ? err.message.split('\n').map((l) => `\n  ${l}`).join('') : ` ${(err as Error).message}`;
+      problems.push(`--process-groups ${groupsFile}:${why}`);
+    }
+  }
+  if (values['process-groups-threads']) (collectorOptions.processGroups ??= {}).threads = true;
+  if (values['process-groups-smaps']) (collectorOptions.processGroups ??= {}).smaps = true;
   const textfileDir = values['textfile-dir'];
   if (textfileDir !== undefined) {
     let dir = false;

@@ -1,6 +1,7 @@
 /**
  * The one list of metrics collectors: node_exporter 1.5's default Linux set
- * (by its names), cAdvisor's container families, and muster's own. Adding a collector is one file exporting
+ * (by its names), cAdvisor's container families, process-exporter's group
+ * families, and muster's own. Adding a collector is one file exporting
  * a CollectorSpec and one line here. Order is the order families are sent.
  *
  * node_exporter's default collectors muster does not have are in
@@ -28,6 +29,7 @@ import { netstatCollector } from './netstat.ts';
 import { nvmeCollector } from './nvme.ts';
 import { osCollector } from './os-release.ts';
 import { pressureCollector } from './pressure.ts';
+import { createProcessGroupsCollector, type ProcessGroupsOptions } from './process-groups.ts';
 import { rebootRequiredCollector } from './reboot-required.ts';
 import type { CollectorSpec } from './registry.ts';
 import { schedstatCollector } from './schedstat.ts';
@@ -68,6 +70,7 @@ export const MISSING_COLLECTORS: Readonly<Record<string, { families: string; rea
 export interface NodeCollectorOptions {
   filesystem?: FilesystemCollectorOptions;
   containers?: ContainerCollectorOptions;
+  processGroups?: ProcessGroupsOptions;
 }
 
 /** Every collector the agent has, on or off. */
@@ -107,5 +110,6 @@ export function nodeCollectors(opts: NodeCollectorOptions = {}): CollectorSpec[]
     vmstatCollector,
     rebootRequiredCollector,
     createContainerCollector(opts.containers),
+    createProcessGroupsCollector(opts.processGroups),
   ];
 }

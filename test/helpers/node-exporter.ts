@@ -1,7 +1,7 @@
 /**
- * Debian's prometheus-node-exporter, started by a test beside muster, and a
- * parser of the exposition format both speak, for comparing them family by
- * family.
+ * Debian's prometheus-node-exporter and prometheus-process-exporter, started
+ * by a test beside muster, and a parser of the exposition format they all
+ * speak, for comparing them family by family.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,8 @@ import { freePort, waitFor } from './processes.ts';
 
 /** Where Debian installs it (apt install prometheus-node-exporter). */
 export const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+/** Where Debian installs process-exporter (apt install prometheus-process-exporter). */
+export const PROCESS_EXPORTER = '/usr/bin/prometheus-process-exporter';
 
 /** One family as scraped: TYPE and series by their label set (`a="1",b="2"`, sorted by name). */
 export interface ScrapedFamily {
@@ -42,28 +44,39 @@ export function parseExposition(text: string, drop: string[] = []): Map<string, 
   return out;
 }
 
-/** A running node_exporter. */
-export interface NodeExporter {
+/** A running exporter. */
+export interface Exporter {
   url: string;
   scrape(): Promise<string>;
   stop(): Promise<void>;
 }
 
 /** Starts node_exporter on a free loopback port with these flags; undefined when it is not installed. */
-export async function startNodeExporter(flags: string[]): Promise<NodeExporter | undefined> {
-  if (!existsSync(NODE_EXPORTER)) return undefined;
+export function startNodeExporter(flags: string[]): Promise<Exporter | undefined> {
+  return startExporter(NODE_EXPORTER, flags);
+}
+
+/** Starts process-exporter on a free loopback port with these flags; undefined when it is not installed. */
+export function startProcessExporter(flags: string[]): Promise<Exporter | undefined> {
+  return startExporter(PROCESS_EXPORTER, flags);
+}
+
+/** Starts a Prometheus exporter that takes --web.listen-address (both do) on a free loopback port. */
+async function startExporter(binary: string, flags: string[]): Promise<Exporter | undefined> {
+  if (!existsSync(binary)) return undefined;
+  const what = binary.replace(/^.*\/prometheus-/, '');
   const port = await freePort();
-  const child = spawn(NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${port}`, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(binary, [`--web.listen-address=127.0.0.1:${port}`, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
   const url = `http://127.0.0.1:${port}/metrics`;
   const scrape = async () => {
     const res = await fetch(url);
-    if (!res.ok) throw new Error(`node_exporter answered ${res.status}`);
+    if (!res.ok) throw new Error(`${what} answered ${res.status}`);
     return res.text();
   };
-  await waitFor('node_exporter to listen', async () => {
-    if (child.exitCode !== null) throw new Error(`node_exporter exited: ${log}`);
+  await waitFor(`${what} to listen`, async () => {
+    if (child.exitCode !== null) throw new Error(`${what} exited: ${log}`);
     return (await scrape()).length > 0;
   }, 10_000);
   return {
