@@ -54,6 +54,7 @@ export function nodeDashboard(): dashboard.DashboardBuilder {
     .withRow(new dashboard.RowBuilder('Workloads'))
     .withPanel(timeseriesPanel('Containers', 'short', [[`sum by (state) (muster_node_containers{${SEL}})`, '{{state}}']]))
     .withPanel(timeseriesPanel('systemd units', 'short', [[`muster_node_units{${SEL}}`, '{{state}}']]))
-    .withPanel(timeseriesPanel('Busiest process groups (CPU)', 'percent', [[`topk(8, 100 * rate(namedprocess_namegroup_cpu_seconds_total{${SEL}}[$__rate_interval]))`, '{{groupname}}']]))
+    // process-exporter splits CPU by mode (user, system): a group's is their sum.
+    .withPanel(timeseriesPanel('Busiest process groups (CPU)', 'percent', [[`topk(8, 100 * sum by (instance, groupname) (rate(namedprocess_namegroup_cpu_seconds_total{${SEL}}[$__rate_interval])))`, '{{groupname}}']]))
     .withPanel(timeseriesPanel('Largest process groups (memory)', 'bytes', [[`topk(8, namedprocess_namegroup_memory_bytes{memtype="resident",${SEL}})`, '{{groupname}}']]));
 }
