@@ -15,20 +15,24 @@ const CONTAINER_PATTERNS: RegExp[] = [
   /\/kubepods[^\n]*\/([0-9a-f]{64})(?:\/|$)/, // kubepods, cgroupfs driver
 ];
 
-/** The cgroup path that tells the most: the v2 line, else the systemd hierarchy, else any line naming a container. */
-function paths(text: string): string[] {
-  const out: { rank: number; path: string }[] = [];
+/** The lines of /proc/PID/cgroup (`hierarchy:controllers:path`): controllers are '' for v2's line, `name=systemd`, or `cpu,cpuacct`... */
+export function cgroupLines(text: string): { controllers: string; path: string }[] {
+  const out: { controllers: string; path: string }[] = [];
   for (const line of text.split('\n')) {
     const first = line.indexOf(':');
     const second = line.indexOf(':', first + 1);
     if (first < 0 || second < 0) continue;
-    const controllers = line.slice(first + 1, second);
     const path = line.slice(second + 1).trim();
-    if (!path) continue;
-    const rank = controllers === '' ? 0 : controllers === 'name=systemd' ? 1 : 2;
-    out.push({ rank, path });
+    if (path) out.push({ controllers: line.slice(first + 1, second), path });
   }
-  return out.sort((a, b) => a.rank - b.rank).map((p) => p.path);
+  return out;
+}
+
+/** The cgroup path that tells the most: the v2 line, else the systemd hierarchy, else any line naming a container. */
+function paths(text: string): string[] {
+  return cgroupLines(text)
+    .map(({ controllers, path }) => ({ rank: controllers === '' ? 0 : controllers === 'name=systemd' ? 1 : 2, path }))
+    .sort((a, b) => a.rank - b.rank).map((p) => p.path);
 }
 
 /** Parses /proc/PID/cgroup into the owning container or unit; `{}` for neither. */

@@ -17,6 +17,7 @@
  */
 import { readlinkSync, readFileSync } from 'node:fs';
 import type { ContainerInfo } from '../../protocol/workloads.ts';
+import { cgroupLines } from './cgroup-owner.ts';
 import { parseNetDevColumns } from './net-dev.ts';
 import { hostPath, isAbsent } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
@@ -43,12 +44,7 @@ export interface CgroupPlace {
 export function parseProcCgroup(text: string): CgroupPlace {
   let unified: string | undefined;
   const controllers = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const first = line.indexOf(':');
-    const second = line.indexOf(':', first + 1);
-    if (first < 0 || second < 0) continue;
-    const names = line.slice(first + 1, second);
-    const path = line.slice(second + 1).trim();
+  for (const { controllers: names, path } of cgroupLines(text)) {
     if (names === '') unified = path;
     else for (const n of names.split(',')) if (!n.startsWith('name=')) controllers.set(n, path);
   }

@@ -21,8 +21,9 @@
  * options, off by default. Without threads, a process's context switches,
  * state and wchan are its main thread's.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { parsePasswd, readPageSize, USER_HZ } from './processes.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cgroupLines } from './cgroup-owner.ts';
+import { createUserNames, parseProcStat, readBootTime, readPageSize, USER_HZ, type ProcStat } from './processes.ts';
 import { defaultProcessGroups, type ProcessGroupsConfig } from './process-groups-config.ts';
 import { hostPath, isAbsent } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
@@ -60,36 +61,6 @@ function addDelta(into: Counts, now: Counts, before: Counts): void {
 /** Adds `d` to `into`. */
 function addCounts(into: Counts, d: Counts): void {
   for (const k of COUNT_KEYS) into[k] += d[k];
-}
-
-/** The fields of /proc/PID/stat (or task/TID/stat) this collector uses. */
-export interface FullStat {
-  comm: string;
-  state: string;
-  ppid: number;
-  minflt: number;
-  majflt: number;
-  utime: number;
-  stime: number;
-  numThreads: number;
-  startTicks: number;
-  vsize: number;
-  rssPages: number;
-}
-
-/** Parses /proc/PID/stat; fields are counted from the last ')' since the name may hold anything. */
-export function parseFullStat(text: string): FullStat | undefined {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return undefined;
-  const f = text.slice(close + 2).split(' ');
-  // f[0] is field 3 (state); field N is f[N - 3].
-  const n = (field: number) => Number(f[field - 3]);
-  const s: FullStat = {
-    comm: text.slice(open + 1, close), state: f[0] ?? '', ppid: n(4), minflt: n(10), majflt: n(12), utime: n(14), stime: n(15),
-    numThreads: n(20), startTicks: n(22), vsize: n(23), rssPages: n(24),
-  };
-  return Number.isFinite(s.startTicks) && Number.isFinite(s.rssPages) && Number.isFinite(s.utime) ? s : undefined;
 }
 
 /** The fields of /proc/PID/status this collector uses. */
@@ -186,23 +157,11 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
       /** What each group used, summed over runs (process-exporter's groupAccum), and by thread name. */
       const accum = new Map<string, { counts: Counts; threads: Map<string, Counts> }>();
       let bootTime: number | undefined;
-      let users = new Map<number, string>();
-      let passwdMtime = -1;
+      const users = createUserNames(root);
       let runs = 0;
       let scrapeErrors = 0;
       let procReadErrors = 0;
       let partialErrors = 0;
-
-      const refreshUsers = () => {
-        try {
-          const mtime = statSync(hostPath(root, '/etc/passwd')).mtimeMs;
-          if (mtime === passwdMtime) return;
-          users = parsePasswd(readFileSync(hostPath(root, '/etc/passwd'), 'utf8'));
-          passwdMtime = mtime;
-        } catch {
-          users = new Map();
-        }
-      };
 
       /** Reads a file that may be refused (another user's io or fd as non-root) or gone; undefined then. */
       const tryRead = (p: string): string | undefined => {
@@ -210,18 +169,18 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
       };
 
       /** The group of a process seen for the first time by the matchers, undefined when they take none. */
-      const matchNew = (pid: number, stat: FullStat): string | undefined => {
+      const matchNew = (pid: number, stat: ProcStat): string | undefined => {
         const raw = tryRead(`/proc/${pid}/cmdline`) ?? '';
         const trimmed = raw.replace(/\0+$/, '');
         const cmdline = trimmed === '' ? [] : Buffer.from(trimmed, 'latin1').toString('utf8').split('\0');
         const euid = parseStatus(tryRead(`/proc/${pid}/status`) ?? '').euid;
-        const cgroups = config.usesCgroups ? (tryRead(`/proc/${pid}/cgroup`) ?? '').split('\n').filter(Boolean).map((l) => l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1)) : [];
-        return config.match({ comm: Buffer.from(stat.comm, 'latin1').toString('utf8'), cmdline, username: users.get(euid) ?? String(euid), cgroups });
+        const cgroups = config.usesCgroups ? cgroupLines(tryRead(`/proc/${pid}/cgroup`) ?? '').map((l) => l.path) : [];
+        return config.match({ comm: Buffer.from(stat.comm, 'latin1').toString('utf8'), cmdline, username: users.name(euid), cgroups });
       };
 
       return (out) => {
-        bootTime ??= Number(/^btime (\d+)$/m.exec(read('/proc/stat'))?.[1] ?? NaN);
-        refreshUsers();
+        bootTime ??= readBootTime(root);
+        users.refresh();
         const first = runs++ === 0;
         let entries: string[];
         try {
@@ -231,14 +190,14 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
           writeErrors();
           throw err;
         }
-        const seen = new Map<number, FullStat>();
+        const seen = new Map<number, ProcStat>();
         const fresh: number[] = [];
         for (const entry of entries) {
           const pid = Number(entry);
           if (!Number.isInteger(pid) || pid <= 0) continue;
-          let stat: FullStat | undefined;
+          let stat: ProcStat | undefined;
           try {
-            stat = parseFullStat(read(`/proc/${entry}/stat`));
+            stat = parseProcStat(read(`/proc/${entry}/stat`));
           } catch (err) {
             if (!isAbsent(err)) procReadErrors++;
             continue;
@@ -283,7 +242,8 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
           }
           const wchanText = tryRead(`/proc/${pid}/wchan`);
           if (wchanText === undefined) partial = true;
-          const wchan = wchanText === undefined || wchanText === '0' ? '' : wchanText.trim();
+          // A running process's wchan reads 0.
+          const wchan = wchanText === undefined || wchanText.trim() === '0' ? '' : wchanText.trim();
           let pss = 0;
           let swapPss = 0;
           if (opts.smaps) {
@@ -321,7 +281,7 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
             let tids: string[] = [];
             try { tids = readdirSync(hostPath(root, `/proc/${pid}/task`)); } catch { partialErrors++; }
             for (const tid of tids) {
-              const ts = parseFullStat(tryRead(`/proc/${pid}/task/${tid}/stat`) ?? '');
+              const ts = parseProcStat(tryRead(`/proc/${pid}/task/${tid}/stat`) ?? '');
               const tst = tryRead(`/proc/${pid}/task/${tid}/status`);
               if (!ts || tst === undefined) continue;
               const tstatus = parseStatus(tst);

@@ -26,16 +26,26 @@ const KTHREAD_RECHECK = 30;
 /** PF_KTHREAD in /proc/PID/stat's flags: the process is a kernel thread. */
 const PF_KTHREAD = 0x00200000;
 
-/** The fields of /proc/PID/stat the agent uses. */
+/** The fields of /proc/PID/stat (or /proc/PID/task/TID/stat) the agent uses. */
 export interface ProcStat {
   pid: number;
   comm: string;
+  /** R, S, D, Z, T, I... */
+  state: string;
   ppid: number;
   flags: number;
-  /** utime + stime, in clock ticks. */
+  minflt: number;
+  majflt: number;
+  /** User and system time, in clock ticks. */
+  utime: number;
+  stime: number;
+  /** utime + stime. */
   cpuTicks: number;
+  numThreads: number;
   /** Start time after boot, in clock ticks. */
   startTicks: number;
+  /** Virtual memory size in bytes. */
+  vsize: number;
   rssPages: number;
 }
 
@@ -48,13 +58,22 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const rest = text.slice(close + 2).split(' ');
   // rest[0] is field 3 (state); field N is rest[N - 3].
   const field = (n: number) => Number(rest[n - 3]);
+  const utime = field(14);
+  const stime = field(15);
   const stat = {
     pid,
     comm: text.slice(open + 1, close),
+    state: rest[0] ?? '',
     ppid: field(4),
     flags: field(9),
-    cpuTicks: field(14) + field(15),
+    minflt: field(10),
+    majflt: field(12),
+    utime,
+    stime,
+    cpuTicks: utime + stime,
+    numThreads: field(20),
     startTicks: field(22),
+    vsize: field(23),
     rssPages: field(24),
   };
   return Number.isFinite(stat.pid) && Number.isFinite(stat.cpuTicks) && Number.isFinite(stat.rssPages) ? stat : undefined;
@@ -99,6 +118,41 @@ export function readPageSize(root: string): number {
   return 4096;
 }
 
+/** The boot time in seconds since the epoch, from /proc/stat's btime. */
+export function readBootTime(root: string): number {
+  const m = /^btime (\d+)$/m.exec(readFileSync(hostPath(root, '/proc/stat'), 'utf8'));
+  if (!m) throw new Error('no btime in /proc/stat');
+  return Number(m[1]);
+}
+
+/** uid -> user name from /etc/passwd, read again when the file changes. */
+export interface UserNames {
+  /** Rereads /etc/passwd if it changed since the last call. */
+  refresh(): void;
+  /** The name of a uid, or the uid as a number when passwd has none. */
+  name(uid: number): string;
+}
+
+/** Creates an empty table; the first refresh() reads the file. */
+export function createUserNames(root: string): UserNames {
+  let users = new Map<number, string>();
+  let passwdMtime = -1;
+  return {
+    refresh() {
+      try {
+        const path = hostPath(root, '/etc/passwd');
+        const mtime = statSync(path).mtimeMs;
+        if (mtime === passwdMtime) return;
+        users = parsePasswd(readFileSync(path, 'utf8'));
+        passwdMtime = mtime;
+      } catch {
+        users = new Map(); // no passwd (a minimal container): uids as numbers
+      }
+    },
+    name: (uid) => users.get(uid) ?? String(uid),
+  };
+}
+
 interface Known {
   startTicks: number;
   /** The name when the command line was read: exec(2) changes it but not the start time. */
@@ -128,34 +182,12 @@ export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
   let reads = 0;
   const pageSize = readPageSize(root);
   let bootTime: number | undefined;
-  let users = new Map<number, string>();
-  let passwdMtime = -1;
-
-  const readBootTime = (): number => {
-    if (bootTime === undefined) {
-      const m = /^btime (\d+)$/m.exec(readFileSync(hostPath(root, '/proc/stat'), 'utf8'));
-      if (!m) throw new Error('no btime in /proc/stat');
-      bootTime = Number(m[1]);
-    }
-    return bootTime;
-  };
-
-  const refreshUsers = () => {
-    try {
-      const path = hostPath(root, '/etc/passwd');
-      const mtime = statSync(path).mtimeMs;
-      if (mtime === passwdMtime) return;
-      users = parsePasswd(readFileSync(path, 'utf8'));
-      passwdMtime = mtime;
-    } catch {
-      users = new Map(); // no passwd (a minimal container): uids as numbers
-    }
-  };
+  const users = createUserNames(root);
 
   return {
     async read() {
-      const btime = readBootTime();
-      refreshUsers();
+      const btime = (bootTime ??= readBootTime(root));
+      users.refresh();
       if (++reads % KTHREAD_RECHECK === 0) kthreads.clear();
       const seen = new Set<number>();
       const out: ProcessInfo[] = [];
@@ -196,7 +228,7 @@ export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
           name: stat.comm.slice(0, 64),
           cmdline: k.cmdline,
           uid: k.uid,
-          user: (users.get(k.uid) ?? String(k.uid)).slice(0, 64),
+          user: users.name(k.uid).slice(0, 64),
           startTime: btime + stat.startTicks / USER_HZ,
           cpuSeconds: stat.cpuTicks / USER_HZ,
           rssBytes: stat.rssPages * pageSize,

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createMetricsCollector } from '../../../agent/collectors/registry.ts';
-import { createProcessGroupsCollector, parseFullStat, type ProcessGroupsOptions } from '../../../agent/collectors/process-groups.ts';
+import { createProcessGroupsCollector, type ProcessGroupsOptions } from '../../../agent/collectors/process-groups.ts';
 import { parseProcessGroups } from '../../../agent/collectors/process-groups-config.ts';
 import { tempDir } from '../../helpers/processes.ts';
 
@@ -108,11 +108,6 @@ function collectorOver(root: string, opts: ProcessGroupsOptions) {
 }
 
 const NGINX = parseProcessGroups('process_names:\n  - name: "{{.Comm}}"\n    comm: [nginx]\n  - name: "{{.Username}}"\n    exe: [bash]\n');
-
-test('parseFullStat: a name with spaces and parentheses', () => {
-  const s = parseFullStat('42 (a (b) c) R 1 42 42 0 -1 0 7 0 3 0 11 12 0 0 20 0 4 0 555 1000 25 18446744073709551615\n');
-  assert.equal(s, { comm: 'a (b) c', state: 'R', ppid: 1, minflt: 7, majflt: 3, utime: 11, stime: 12, numThreads: 4, startTicks: 555, vsize: 1000, rssPages: 25 });
-});
 
 test('groups by matcher and ancestry; every family; counters from the first run, kept when a process exits; empty groups go', async () => {
   const root = hostTree();

@@ -19,6 +19,9 @@ test('recorded /proc/PID/stat: fields counted after the last parenthesis', () =>
   assert.is(odd.cpuTicks, 11);
   assert.is(odd.startTicks, 999);
   assert.is(odd.rssPages, 77);
+  assert.equal([odd.state, odd.utime, odd.stime, odd.numThreads, odd.vsize], ['S', 5, 6, 1, 1000]);
+  const faults = parseProcStat('7 (w) R 1 7 7 0 -1 0 11 0 3 0 1 2 0 0 20 0 4 0 555 1000 25 0')!;
+  assert.equal([faults.state, faults.minflt, faults.majflt, faults.numThreads], ['R', 11, 3, 4]);
   assert.is(parseProcStat('garbage'), undefined);
 });
 
