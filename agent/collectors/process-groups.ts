@@ -21,11 +21,11 @@
  * options, off by default. Without threads, a process's context switches,
  * state and wchan are its main thread's.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { cgroupLines } from './cgroup-owner.ts';
 import { createUserNames, parseProcStat, readBootTime, readPageSize, USER_HZ, type ProcStat } from './processes.ts';
 import { defaultProcessGroups, type ProcessGroupsConfig } from './process-groups-config.ts';
-import { hostPath, isAbsent } from './read.ts';
+import { createSmallFileReader, hostPath, isAbsent } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** Options for {@link createProcessGroupsCollector} (process-exporter's flags of the same idea). */
@@ -151,7 +151,7 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
     create(ctx) {
       const config = opts.config ?? defaultProcessGroups();
       const root = ctx.root;
-      const read = (p: string) => readFileSync(hostPath(root, p), 'latin1');
+      const read = createSmallFileReader(root);
       const pageSize = readPageSize(root);
       const tracked = new Map<number, Tracked>();
       /** What each group used, summed over runs (process-exporter's groupAccum), and by thread name. */

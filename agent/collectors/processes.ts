@@ -11,7 +11,7 @@ import type { Owner, ProcessInfo } from '../../protocol/workloads.ts';
 import { MAX_CMDLINE } from '../../protocol/workloads.ts';
 import { redactArgs } from '../../protocol/redact.ts';
 import { parseCgroupOwner } from './cgroup-owner.ts';
-import { hostPath, truncate } from './read.ts';
+import { createSmallFileReader, hostPath, truncate } from './read.ts';
 
 /**
  * USER_HZ, the unit of times in /proc/PID/stat. It is 100 on every Linux
@@ -183,6 +183,7 @@ export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
   const pageSize = readPageSize(root);
   let bootTime: number | undefined;
   const users = createUserNames(root);
+  const readSmall = createSmallFileReader(root);
 
   return {
     async read() {
@@ -197,7 +198,7 @@ export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
         const dir = hostPath(root, `/proc/${entry}`);
         let stat: ProcStat | undefined;
         try {
-          stat = parseProcStat(readFileSync(`${dir}/stat`, 'latin1'));
+          stat = parseProcStat(readSmall(`/proc/${entry}/stat`));
         } catch {
           continue; // gone since readdir
         }
