@@ -104,7 +104,7 @@ Options:
                      is grouped by its name ({{.Comm}})
   --process-groups-threads
                      also the per-thread-name families (process-exporter's
-                     -threads); reads three files per thread every interval
+                     -threads); reads four files per thread every interval
   --process-groups-smaps
                      also memtype proportionalResident/proportionalSwapped
                      (process-exporter's -gather-smaps); reads smaps_rollup
