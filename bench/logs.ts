@@ -47,6 +47,7 @@ const USAGE = `Usage: node bench/logs.ts [--part agent|hub|both] [--rates LIST] 
   --duration DUR     measurement window per step (default 30s)
   --runs N           repeat every step N times and report medians (default 1)
   --no-loki          hub part: no --loki, to tell the pushes' share of the hub's work
+  --hub-node-flags S hub part: Node flags for the hub, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   --json             a JSON summary on stdout (the tables go to stderr)
 
 Needs Docker with ${BENCH_IMAGE} (install/test-host.sh), util-linux's taskset, and 2 CPUs.
@@ -72,7 +73,7 @@ interface HubStep {
 runBench(USAGE, async (sup) => {
   const { values } = parseFlags(process.argv.slice(2), {
     part: { type: 'string' }, rates: { type: 'string' }, agents: { type: 'string' }, 'agent-lines': { type: 'string' },
-    duration: { type: 'string' }, runs: { type: 'string' }, 'no-loki': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    duration: { type: 'string' }, runs: { type: 'string' }, 'no-loki': { type: 'boolean' }, 'hub-node-flags': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
   const part = values.part ?? 'both';
@@ -128,7 +129,7 @@ runBench(USAGE, async (sup) => {
       const tries: HubStep[] = [];
       for (let k = 0; k < runs; k++) {
         log(`\n== hub: ${agents} agents x ${lines} lines/s, window ${seconds(durationMs)} (run ${k + 1}/${runs})`);
-        const r = await hubStep(sup, agents, lines, durationMs, ticks, log, values['no-loki'] !== true);
+        const r = await hubStep(sup, agents, lines, durationMs, ticks, log, values['no-loki'] !== true, values['hub-node-flags']?.split(' ').filter(Boolean) ?? []);
         log(`   ${fixed(r.ackedPerSecond, 0)} lines/s acked, ${fixed(r.pushedPerSecond, 0)} pushed, hub CPU ${fixed(r.hubCpuPercent, 1)} %, sample ack p99 ${fixed(r.sampleAckP99, 1)} ms`);
         tries.push(r);
       }
@@ -207,13 +208,13 @@ async function hubCounter(hub: BenchHub, name: string): Promise<number> {
 }
 
 /** One rate of the hub part: fresh stand-in, hub and simulator. */
-async function hubStep(sup: Supervisor, agents: number, perAgent: number, durationMs: number, ticks: number, log: (s: string) => void, withLoki: boolean): Promise<HubStep> {
+async function hubStep(sup: Supervisor, agents: number, perAgent: number, durationMs: number, ticks: number, log: (s: string) => void, withLoki: boolean, nodeFlags: string[]): Promise<HubStep> {
   const receiver = sup.start('loki-stand-in', process.execPath, [RECEIVER], { cpu: SIDE_CPU });
   const lokiUrl = await waitUntil('the Loki stand-in', () => /loki stand-in at (\S+)/.exec(receiver.output())?.[1], 15_000);
   const lokiArgs = withLoki ? ['--loki', lokiUrl] : [];
   const taken = () => Number([...receiver.output().matchAll(/taken (\d+) refused (\d+)/g)].at(-1)?.[1] ?? 0);
   const refused = () => Number([...receiver.output().matchAll(/taken (\d+) refused (\d+)/g)].at(-1)?.[2] ?? 0);
-  const hub = await startBenchHub(sup, { cpu: HUB_CPU, hubArgs: ['--dns-listen', 'off', ...lokiArgs] });
+  const hub = await startBenchHub(sup, { cpu: HUB_CPU, nodeFlags, hubArgs: ['--dns-listen', 'off', ...lokiArgs] });
   const sim = sup.start('simulator', process.execPath, [SIMULATOR], { cpu: SIDE_CPU, ipc: true });
   const ask = channelTo(sim);
   try {
@@ -225,11 +226,17 @@ async function hubStep(sup: Supervisor, agents: number, perAgent: number, durati
     const pushed0 = await hubCounter(hub, 'muster_logs_pushed_lines_total');
     const taken0 = taken();
     const c0 = readProcCpu(hub.proc.pid);
+    const r0 = readProcCpu(receiver.pid);
+    const s0 = readProcCpu(sim.pid);
     await ask({ type: 'measure' }, 'measuring', 10_000);
     const t0 = performance.now();
     await sleep(durationMs);
     const c1 = readProcCpu(hub.proc.pid);
+    const r1 = readProcCpu(receiver.pid);
+    const s1 = readProcCpu(sim.pid);
     const windowS = (performance.now() - t0) / 1000;
+    // The stand-in and the simulated agents share CPU 1: if they ran short of it, the acks would be late on their side.
+    log(`   Loki stand-in CPU ${fixed(((cpuSeconds(r1, ticks, false) - cpuSeconds(r0, ticks, false)) / windowS) * 100, 1)} %, simulator CPU ${fixed(((cpuSeconds(s1, ticks, false) - cpuSeconds(s0, ticks, false)) / windowS) * 100, 1)} %`);
     const pushed1 = await hubCounter(hub, 'muster_logs_pushed_lines_total');
     const taken1 = taken();
     const { report } = await ask({ type: 'report' }, 'report', 30_000);
