@@ -11,7 +11,7 @@
  *   LabelPair    { string name = 1; string value = 2; }
  *   Timestamp    { int64 seconds = 1; int32 nanos = 2; }  (google.protobuf)
  */
-import { snappyCompress } from './snappy.ts';
+import { snappyCompress, snappyCompressSliced } from './snappy.ts';
 
 /** One line as pushed. */
 export interface PushEntry {
@@ -50,80 +50,104 @@ export function nanoString(ts: number, ns: number): string {
   return sec === 0 ? String(nanos) : `${sec}${String(nanos).padStart(9, '0')}`;
 }
 
-class Writer {
-  private chunks: Buffer[] = [];
-  private cur = Buffer.allocUnsafe(4096);
-  private pos = 0;
-  length = 0;
-  private room(n: number) {
-    if (this.pos + n <= this.cur.length) return;
-    this.chunks.push(this.cur.subarray(0, this.pos));
-    this.cur = Buffer.allocUnsafe(Math.max(4096, n));
-    this.pos = 0;
+const varintLen = (v: number): number => {
+  let n = 1;
+  for (; v >= 0x80; n++) v = Math.floor(v / 128);
+  return n;
+};
+
+function putVarint(buf: Buffer, pos: number, v: number): number {
+  while (v >= 0x80) {
+    buf[pos++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
   }
-  varint(v: number) {
-    this.room(10);
-    while (v >= 0x80) {
-      this.cur[this.pos++] = (v % 128) | 0x80;
-      this.length++;
-      v = Math.floor(v / 128);
-    }
-    this.cur[this.pos++] = v;
-    this.length++;
-  }
-  bytes(b: Buffer) {
-    this.room(b.length);
-    b.copy(this.cur, this.pos);
-    this.pos += b.length;
-    this.length += b.length;
-  }
-  done(): Buffer {
-    return Buffer.concat([...this.chunks, this.cur.subarray(0, this.pos)]);
-  }
+  buf[pos++] = v;
+  return pos;
 }
+
+/** Bytes of a length-delimited field of `n` bytes (field numbers here are all < 16: a one-byte key). */
+const fieldLen = (n: number): number => 1 + varintLen(n) + n;
 
 const LEN = 2;
 const VARINT = 0;
 const key = (field: number, wire: number) => field * 8 + wire;
 
-function field(w: Writer, n: number, b: Buffer): void {
-  w.varint(key(n, LEN));
-  w.varint(b.length);
-  w.bytes(b);
-}
-
-function entryBytes(e: PushEntry): Buffer {
-  const w = new Writer();
-  const [sec, nanos] = split(e.ts, e.ns);
-  const t = new Writer();
-  if (sec !== 0) { t.varint(key(1, VARINT)); t.varint(sec); }
-  if (nanos !== 0) { t.varint(key(2, VARINT)); t.varint(nanos); }
-  field(w, 1, t.done());
-  field(w, 2, Buffer.from(e.line, 'utf8'));
-  for (const [name, value] of e.meta) {
-    const p = new Writer();
-    field(p, 1, Buffer.from(name, 'utf8'));
-    field(p, 2, Buffer.from(value, 'utf8'));
-    field(w, 3, p.done());
-  }
-  return w.done();
-}
-
-/** The protobuf PushRequest, uncompressed. */
+/**
+ * The protobuf PushRequest, uncompressed. Two passes: the sizes of every
+ * nested message first (kept in order in `sizes`), then one buffer written
+ * front to back, with no intermediate buffer per entry.
+ */
 export function encodePushRequest(streams: readonly PushStream[]): Buffer {
-  const w = new Writer();
+  const sizes: number[] = [];
+  let total = 0;
   for (const s of streams) {
-    const sw = new Writer();
-    field(sw, 1, Buffer.from(s.labelText, 'utf8'));
-    for (const e of s.entries) field(sw, 2, entryBytes(e));
-    field(w, 1, sw.done());
+    const at = sizes.length;
+    sizes.push(0);
+    const labels = Buffer.byteLength(s.labelText, 'utf8');
+    sizes.push(labels);
+    let stream = fieldLen(labels);
+    for (const e of s.entries) {
+      const [sec, nanos] = split(e.ts, e.ns);
+      const ts = (sec !== 0 ? 1 + varintLen(sec) : 0) + (nanos !== 0 ? 1 + varintLen(nanos) : 0);
+      const line = Buffer.byteLength(e.line, 'utf8');
+      const entryAt = sizes.length;
+      sizes.push(0, ts, line);
+      let entry = fieldLen(ts) + fieldLen(line);
+      for (const [name, value] of e.meta) {
+        const n = Buffer.byteLength(name, 'utf8');
+        const v = Buffer.byteLength(value, 'utf8');
+        const pair = fieldLen(n) + fieldLen(v);
+        sizes.push(pair, n, v);
+        entry += fieldLen(pair);
+      }
+      sizes[entryAt] = entry;
+      stream += fieldLen(entry);
+    }
+    sizes[at] = stream;
+    total += fieldLen(stream);
   }
-  return w.done();
+  const buf = Buffer.allocUnsafe(total);
+  let pos = 0;
+  let k = 0;
+  const str = (field: number, text: string) => {
+    const n = sizes[k++]!;
+    buf[pos++] = key(field, LEN);
+    pos = putVarint(buf, pos, n);
+    pos += buf.write(text, pos, n, 'utf8');
+  };
+  const head = (field: number) => {
+    buf[pos++] = key(field, LEN);
+    pos = putVarint(buf, pos, sizes[k++]!);
+  };
+  for (const s of streams) {
+    head(1);
+    str(1, s.labelText);
+    for (const e of s.entries) {
+      head(2);
+      const [sec, nanos] = split(e.ts, e.ns);
+      head(1);
+      if (sec !== 0) { buf[pos++] = key(1, VARINT); pos = putVarint(buf, pos, sec); }
+      if (nanos !== 0) { buf[pos++] = key(2, VARINT); pos = putVarint(buf, pos, nanos); }
+      str(2, e.line);
+      for (const [name, value] of e.meta) {
+        head(3);
+        str(1, name);
+        str(2, value);
+      }
+    }
+  }
+  if (pos !== total) throw new Error(`protobuf push: wrote ${pos} bytes of ${total}`);
+  return buf;
 }
 
 /** A push as promtail sends it: protobuf in a snappy block. */
 export function protobufPush(streams: readonly PushStream[]): PushBody {
   return { body: snappyCompress(encodePushRequest(streams)), contentType: 'application/x-protobuf' };
+}
+
+/** protobufPush, compressed a 64 KiB block at a time with `pause()` between: the event loop turns meanwhile. */
+export async function protobufPushSliced(streams: readonly PushStream[], pause: () => Promise<void>): Promise<PushBody> {
+  return { body: await snappyCompressSliced(encodePushRequest(streams), pause), contentType: 'application/x-protobuf' };
 }
 
 /** A push in Loki's JSON form: `{"streams":[{"stream":{...},"values":[["<ns>","line",{meta}]]}]}`. */

@@ -5,10 +5,12 @@
  * nothing is held twice in memory.
  *
  * Batches close at `batchBytes` of lines or `batchWaitMs` after lines came,
- * as promtail's do, but at 256 KiB rather than its 1 MiB: a batch is read,
- * encoded and compressed on the hub's one thread in one go, and agents' acks
- * due meanwhile wait (bench/logs.ts: at 20,000 lines/s the samples' p99 ack
- * went from 319 to 140 ms). A 429 or 5xx, or no answer, is retried with
+ * as promtail's do, but at 256 KiB rather than its 1 MiB: a batch is built
+ * on the hub's one thread, and agents' acks due meanwhile wait (bench/logs.ts:
+ * at 20,000 lines/s the samples' p99 ack went from 319 to 140 ms). So it is
+ * built in pieces with a turn of the event loop between them (rows read 500
+ * at a time, snappy 64 KiB at a time), the protobuf written in one buffer
+ * (bench/logs.ts: p99 140 -> see bench/README.md). A 429 or 5xx, or no answer, is retried with
  * capped exponential backoff and jitter, never sooner than Retry-After says.
  * Any other 4xx means Loki will never take that batch: the first such answer
  * of each kind is logged with Loki's own message, the batch is dropped and
@@ -23,7 +25,7 @@
 import type { Logger } from '../agent-gateway.ts';
 import type { LogStore, StoredLine } from './log-store.ts';
 import type { LogMetrics } from './log-metrics.ts';
-import { jsonPush, protobufPush, type PushBody, type PushEntry, type PushStream } from './loki-push.ts';
+import { jsonPush, protobufPushSliced, type PushBody, type PushEntry, type PushStream } from './loki-push.ts';
 
 /** Where one Loki is and how to talk to it. */
 export interface LokiTarget {
@@ -75,6 +77,8 @@ export interface LokiPusherDeps {
   /** Sends one push (default: fetch). */
   send?: (url: string, body: PushBody, headers: Record<string, string>, timeoutMs: number) => Promise<PushAnswer>;
   random?: () => number;
+  /** Lets the event loop turn between the pieces of a push (default: setImmediate). */
+  pause?: () => Promise<void>;
 }
 
 /** One target's pusher. */
@@ -118,6 +122,11 @@ const defaultSend: NonNullable<LokiPusherDeps['send']> = async (url, body, heade
   return { status: res.status, retryAfter: res.headers.get('retry-after'), text };
 };
 
+/** Rows read from the store at a time: a push of 256 KiB takes about 2,000 lines of 130 bytes. */
+const READ_PAGE = 500;
+
+const nextTurn = () => new Promise<void>((resolve) => { setImmediate(resolve); });
+
 /** Structured metadata of a line: what is too varied for a label. */
 function metaOf(l: StoredLine): [string, string][] {
   const m: [string, string][] = [];
@@ -148,7 +157,8 @@ export function createLokiPusher(deps: LokiPusherDeps, target: LokiTarget, opts:
   if (target.tenant) headers['x-scope-orgid'] = target.tenant;
   if (target.basicAuth) headers['authorization'] = `Basic ${Buffer.from(`${target.basicAuth.user}:${target.basicAuth.password}`).toString('base64')}`;
   else if (target.bearerToken) headers['authorization'] = `Bearer ${target.bearerToken}`;
-  const encode = target.encoding === 'json' ? jsonPush : protobufPush;
+  const pause = deps.pause ?? nextTurn;
+  const encode = target.encoding === 'json' ? async (streams: PushStream[]) => jsonPush(streams) : (streams: PushStream[]) => protobufPushSliced(streams, pause);
 
   let cursor = store.cursor(name);
   let timer: NodeJS.Timeout | undefined;
@@ -188,25 +198,32 @@ export function createLokiPusher(deps: LokiPusherDeps, target: LokiTarget, opts:
     advance(upto);
   });
 
-  /** The next batch after the cursor: whole streams in time order, at most `batchBytes` of lines. */
-  const nextBatch = (): { streams: PushStream[]; lastId: number; lines: number; bytes: number } | undefined => {
-    // Lines are rarely under 32 bytes: read no more rows than a batch can take, it is done on the hub's one thread.
-    const rows = store.readAfter(cursor, Math.max(100, Math.min(20_000, Math.ceil(batchBytes / 32))));
-    if (rows.length === 0) return undefined;
+  /**
+   * The next batch after the cursor: whole streams in time order, at most
+   * `batchBytes` of lines. Rows are read a page at a time, with a turn of
+   * the event loop between pages: acks due meanwhile go out.
+   */
+  const nextBatch = async (): Promise<{ streams: PushStream[]; lastId: number; lines: number; bytes: number } | undefined> => {
     const byStream = new Map<string, PushStream>();
     let bytes = 0;
     let lastId = cursor;
     let count = 0;
-    for (const r of rows) {
-      const size = Buffer.byteLength(r.line, 'utf8');
-      if (count > 0 && bytes + size > batchBytes) break;
-      let s = byStream.get(r.labels);
-      if (!s) byStream.set(r.labels, (s = { labels: parseLabelText(r.labels), labelText: r.labels, entries: [] }));
-      s.entries.push({ ts: r.ts, ns: r.ns, line: r.line, meta: metaOf(r) });
-      bytes += size;
-      lastId = r.id;
-      count++;
+    for (let full = false; !full && !closed;) {
+      if (count > 0) await pause();
+      const rows = store.readAfter(lastId, READ_PAGE);
+      for (const r of rows) {
+        const size = Buffer.byteLength(r.line, 'utf8');
+        if (count > 0 && bytes + size > batchBytes) { full = true; break; }
+        let s = byStream.get(r.labels);
+        if (!s) byStream.set(r.labels, (s = { labels: parseLabelText(r.labels), labelText: r.labels, entries: [] }));
+        s.entries.push({ ts: r.ts, ns: r.ns, line: r.line, meta: metaOf(r) });
+        bytes += size;
+        lastId = r.id;
+        count++;
+      }
+      if (rows.length < READ_PAGE) break;
     }
+    if (count === 0) return undefined;
     const streams = [...byStream.values()];
     for (const s of streams) {
       s.entries.sort((a, b) => a.ts - b.ts || a.ns - b.ns);
@@ -240,9 +257,9 @@ export function createLokiPusher(deps: LokiPusherDeps, target: LokiTarget, opts:
   /** Pushes until nothing is left after the cursor; one run at a time. */
   async function pushAll(): Promise<void> {
     while (!closed) {
-      const batch = nextBatch();
-      if (!batch) return;
-      const body = encode(batch.streams);
+      const batch = await nextBatch();
+      if (!batch || closed) return;
+      const body = await encode(batch.streams);
       let answer: PushAnswer | undefined;
       let error: string | undefined;
       try {

@@ -79,35 +79,56 @@ function copy(out: Bytes, offset: number, length: number): void {
   }
 }
 
-/** Compresses `src` into one snappy block. */
-export function snappyCompress(src: Buffer): Buffer {
+/** Compresses `src[start, end)` (at most one 64 KiB block) onto `out`. */
+function compressBlock(out: Bytes, src: Buffer, start: number, end: number, table: Int32Array): void {
+  table.fill(-1);
+  let lit = start;
+  let i = start;
+  while (i + 4 <= end) {
+    const v = src.readUInt32LE(i);
+    const h = Math.imul(v, 0x1e35a7bd) >>> (32 - HASH_BITS);
+    const cand = table[h]!;
+    table[h] = i;
+    if (cand >= start && src.readUInt32LE(cand) === v) {
+      literal(out, src, lit, i);
+      let len = 4;
+      while (i + len < end && src[cand + len] === src[i + len]) len++;
+      copy(out, i - cand, len);
+      i += len;
+      lit = i;
+    } else {
+      i++;
+    }
+  }
+  literal(out, src, lit, end);
+}
+
+function start(src: Buffer): Bytes {
   const head: number[] = [];
   writeVarint(head, src.length);
   const out = new Bytes(head.length + src.length + Math.ceil(src.length / 60) + 16);
   for (const b of head) out.byte(b);
+  return out;
+}
+
+/** Compresses `src` into one snappy block. */
+export function snappyCompress(src: Buffer): Buffer {
+  const out = start(src);
   const table = new Int32Array(1 << HASH_BITS);
-  for (let start = 0; start < src.length; start += BLOCK) {
-    const end = Math.min(src.length, start + BLOCK);
-    table.fill(-1);
-    let lit = start;
-    let i = start;
-    while (i + 4 <= end) {
-      const v = src.readUInt32LE(i);
-      const h = Math.imul(v, 0x1e35a7bd) >>> (32 - HASH_BITS);
-      const cand = table[h]!;
-      table[h] = i;
-      if (cand >= start && src.readUInt32LE(cand) === v) {
-        literal(out, src, lit, i);
-        let len = 4;
-        while (i + len < end && src[cand + len] === src[i + len]) len++;
-        copy(out, i - cand, len);
-        i += len;
-        lit = i;
-      } else {
-        i++;
-      }
-    }
-    literal(out, src, lit, end);
+  for (let at = 0; at < src.length; at += BLOCK) compressBlock(out, src, at, Math.min(src.length, at + BLOCK), table);
+  return out.buf.subarray(0, out.len);
+}
+
+/**
+ * The same block as snappyCompress, awaiting `pause()` after every 64 KiB of
+ * input, so that a big push leaves the event loop turns between its pieces.
+ */
+export async function snappyCompressSliced(src: Buffer, pause: () => Promise<void>): Promise<Buffer> {
+  const out = start(src);
+  const table = new Int32Array(1 << HASH_BITS);
+  for (let at = 0; at < src.length; at += BLOCK) {
+    if (at > 0) await pause();
+    compressBlock(out, src, at, Math.min(src.length, at + BLOCK), table);
   }
   return out.buf.subarray(0, out.len);
 }

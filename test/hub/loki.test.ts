@@ -105,7 +105,7 @@ test('the stand-in takes what real Loki takes, in both encodings, and refuses wh
 });
 
 /** A hub store with one node, its log store on a real group commit, and a pusher to `url`. */
-function setup(url: string, opts: { encoding?: 'json' | 'protobuf'; maxBytes?: number; batchBytes?: number } = {}) {
+function setup(url: string, opts: { encoding?: 'json' | 'protobuf'; maxBytes?: number; batchBytes?: number; pause?: () => Promise<void> } = {}) {
   const db = openDatabase(':memory:');
   const commits = createGroupCommit({ db, now: Date.now, log: silent }, { everyMs: 5 });
   const store = createStore({ db, commits });
@@ -115,7 +115,7 @@ function setup(url: string, opts: { encoding?: 'json' | 'protobuf'; maxBytes?: n
   const metrics = createLogMetrics(registry, logs);
   const errors: unknown[] = [];
   const log = { ...silent, error: (o: unknown) => void errors.push(o), warn() {} };
-  const pusher = createLokiPusher({ store: logs, now: Date.now, log, metrics }, { url, ...(opts.encoding ? { encoding: opts.encoding } : {}) },
+  const pusher = createLokiPusher({ store: logs, now: Date.now, log, metrics, ...(opts.pause ? { pause: opts.pause } : {}) }, { url, ...(opts.encoding ? { encoding: opts.encoding } : {}) },
     { batchWaitMs: 20, minBackoffMs: 50, maxBackoffMs: 200, batchBytes: opts.batchBytes ?? 1024 * 1024 });
   let seq = 0;
   const ship = (lines: string[], t = Date.now(), src: LogsMessage['src'][number] = { kind: 'docker', name: 'web-1', id: 'c'.repeat(64), image: 'nginx:1', compose: 'web' }) => {
@@ -155,6 +155,36 @@ test('the pusher sends a stream\'s lines in order with the labels and metadata t
   }
   assert.ok(loki.pushes.every((p) => p.status === 204), JSON.stringify(loki.pushes.filter((p) => p.status !== 204)));
   await loki.close();
+});
+
+test('a big push is built in pieces, the event loop turning between them, and every line still arrives once, in order', async () => {
+  const loki = await startLokiStandIn();
+  let pauses = 0;
+  let turnsBetween = 0;
+  const pause = () => new Promise<void>((resolve) => {
+    pauses++;
+    // Something else queued now (an ack, a frame) runs before the push goes on.
+    setImmediate(() => { turnsBetween++; });
+    setImmediate(resolve);
+  });
+  const h = setup(loki.url, { batchBytes: 256 * 1024, pause });
+  try {
+    const lines = Array.from({ length: 4000 }, (_, i) => `${String(i).padStart(5, '0')} GET /api/v1/items/${i} HTTP/1.1 200 5123 "Mozilla/5.0 (X11; Linux x86_64)" ${'x'.repeat(i % 60)}`);
+    for (let i = 0; i < lines.length; i += 500) h.ship(lines.slice(i, i + 500), Date.now() + i);
+    h.pusher.start();
+    h.pusher.kick();
+    await h.pusher.drained();
+    const got = loki.entries({ instance: 'pi-1' }).map((e) => e.line);
+    assert.equal(got, lines);
+    const pushes = loki.pushes.filter((p) => p.status === 204).length;
+    assert.ok(pushes >= 2, `${pushes} pushes of at most 256 KiB for ${lines.length} lines`);
+    // Each push: rows read 500 at a time, snappy 64 KiB at a time, a pause between every two pieces.
+    assert.ok(pauses >= pushes * 4, `${pauses} pauses over ${pushes} pushes`);
+    assert.is(turnsBetween, pauses);
+  } finally {
+    await h.close();
+    await loki.close();
+  }
 });
 
 test('503 and 429 are retried no sooner than Retry-After; lines wait in the store meanwhile', async () => {
