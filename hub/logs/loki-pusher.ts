@@ -9,9 +9,10 @@
  * on the hub's one thread, and agents' acks due meanwhile wait (bench/logs.ts:
  * at 20,000 lines/s the samples' p99 ack went from 319 to 140 ms). So it is
  * built in pieces with a turn of the event loop between them (rows read 500
- * at a time, snappy 64 KiB at a time), the protobuf written in one buffer
- * (bench/logs.ts: p99 140 -> see bench/README.md). A 429 or 5xx, or no answer, is retried with
- * capped exponential backoff and jitter, never sooner than Retry-After says.
+ * at a time, snappy 64 KiB at a time) and the protobuf written into one
+ * buffer (bench/README.md, "Logs", has the figures). A 429 or 5xx, or no
+ * answer, is retried with capped exponential backoff and jitter, never
+ * sooner than Retry-After says.
  * Any other 4xx means Loki will never take that batch: the first such answer
  * of each kind is logged with Loki's own message, the batch is dropped and
  * counted, and pushing goes on — never retried forever.
