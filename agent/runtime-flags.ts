@@ -69,5 +69,9 @@ export function ensureAgentRuntime(proc: Pick<NodeJS.Process, 'version' | 'execP
   const argv = agentReexecArgv(proc);
   if (!argv) return true;
   if (typeof proc.execve !== 'function') return false;
-  return proc.execve(proc.execPath, argv, proc.env);
+  try {
+    return proc.execve(proc.execPath, argv, proc.env);
+  } catch {
+    return false; // a sandbox that forbids execve: run as started rather than not at all
+  }
 }
