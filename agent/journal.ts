@@ -20,7 +20,8 @@
  * Only an index (seq, offset, length per record; newest ts per segment) is
  * kept in memory; bodies are read back from disk when they are sent.
  */
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { fsyncDir, replaceFileDurably, writeAll } from './durable-file.ts';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from './crc32.ts';
 
@@ -263,11 +264,6 @@ function errorCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message ?? String(err);
 }
 
-function writeAll(fd: number, buf: Buffer): void {
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
-}
-
 function readAll(fd: number, buf: Buffer, position: number): boolean {
   let done = 0;
   while (done < buf.length) {
@@ -278,22 +274,6 @@ function readAll(fd: number, buf: Buffer, position: number): boolean {
   return true;
 }
 
-function fsyncDir(dir: string): void {
-  let fd: number;
-  try {
-    fd = openSync(dir, 'r');
-  } catch {
-    return;
-  }
-  try {
-    fsyncSync(fd);
-  } catch (err) {
-    // Some filesystems cannot fsync a directory at all (EINVAL); only a real I/O error matters.
-    if (errorCode(err) === 'EIO') throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Index of the first element greater than `v` in an ascending array. */
 function upperBound(a: number[], v: number): number {
@@ -479,18 +459,9 @@ export function openJournal(opts: JournalOptions): Journal {
       return s > acked;
     });
     const text = JSON.stringify({ version: 1, acked, nextSeq, remap });
-    const tmp = `${positionFile}.tmp`;
     try {
       mkdirSync(base, { recursive: true, mode: 0o700 });
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeAll(fd, Buffer.from(text));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, positionFile);
-      fsyncDir(base);
+      replaceFileDurably(positionFile, text);
       return true;
     } catch (err) {
       noteError(err);

@@ -8,9 +8,10 @@
  * gap), and the lines read again at the seam are the few Docker gives at the
  * position's own timestamp, which are skipped by count.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DockerPosition } from './docker-logs.ts';
+import { replaceFileDurably } from '../durable-file.ts';
 
 /** The saved state. */
 export interface LogPositions {
@@ -37,19 +38,10 @@ export function readPositions(stateDir: string, now: number): { positions: LogPo
   }
 }
 
-/** Replaces the positions file atomically (written, fsync'd, renamed); false when the disk refused. */
+/** Replaces the positions file atomically and durably (agent/durable-file.ts); false when the disk refused. */
 export function writePositions(stateDir: string, positions: LogPositions): boolean {
-  const file = join(stateDir, FILE);
-  const tmp = `${file}.tmp`;
   try {
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(positions));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    replaceFileDurably(join(stateDir, FILE), JSON.stringify(positions));
     return true;
   } catch {
     return false;
