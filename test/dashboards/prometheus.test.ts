@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import {
   api, freePort, hubFetch, joinToken, missingComponent, ROOT, scrape, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
+import { PROMETHEUS, startPrometheus } from '../helpers/prometheus.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../helpers/docker.ts';
 import { createMetricsCollector } from '../../agent/collectors/registry.ts';
 import { nodeCollectors } from '../../agent/collectors/node-collectors.ts';
@@ -21,7 +22,6 @@ import { expr } from '../../dashboards/common.ts';
 import { startNodeExporter, startProcessExporter } from '../helpers/node-exporter.ts';
 
 const run = promisify(execFile);
-const PROMETHEUS = '/usr/bin/prometheus';
 const PREFIX = 'muster-t-prom-';
 const SERVICE = `prom-web-${process.pid}`;
 
@@ -86,7 +86,7 @@ test.before(async () => {
   writeFileSync(join(dir, 'muster.token'), metricsToken.body.token);
   const hubHostPort = hub.url.replace(/^https?:\/\//, '');
   // As the README tells people to: https, verified against the hub's own CA (tls_config.ca_file).
-  writeFileSync(join(dir, 'prometheus.yml'), [
+  const config = [
     'global: { scrape_interval: 1s, evaluation_interval: 1s }',
     'scrape_configs:',
     '  - job_name: muster',
@@ -102,17 +102,8 @@ test.before(async () => {
     `        tls_config: { ca_file: ${hub.caFile} }`,
     `        authorization: { type: Bearer, credentials_file: ${join(dir, 'muster.token')} }`,
     '',
-  ].join('\n'));
-  const port = await freePort();
-  promUrl = `http://127.0.0.1:${port}`;
-  prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let promLog = '';
-  prometheus.stderr!.on('data', (d: Buffer) => { promLog += d.toString(); });
-  await waitFor('Prometheus to be ready', async () => {
-    if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${promLog}`);
-    return (await fetch(`${promUrl}/-/ready`)).ok;
-  }, 30_000, 200);
+  ].join('\n');
+  ({ url: promUrl, proc: prometheus } = await startPrometheus(dir, config));
   // Enough scrapes for rate() over the dashboards' window, with both nodes and the container's use in them.
   // (Both agents run on this machine, so both report the container.)
   await waitFor('both nodes and the container in Prometheus', async () => {

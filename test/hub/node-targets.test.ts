@@ -9,14 +9,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  api, freePort, hubFetch, joinToken, missingComponent, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
+  api, hubFetch, joinToken, missingComponent, startAgentProcess, startHubProcess, tempDir, waitFor, type AgentProc, type HubProc,
 } from '../helpers/processes.ts';
+import { PROMETHEUS, startPrometheus } from '../helpers/prometheus.ts';
 
-const PROMETHEUS = '/usr/bin/prometheus';
 const NODES = ['pn-a', 'pn-b'];
 
 let hub: HubProc | undefined;
@@ -56,7 +56,7 @@ test.before(async () => {
   writeFileSync(join(dir, 'muster.token'), metricsToken);
   const auth = `{ type: Bearer, credentials_file: ${join(dir, 'muster.token')} }`;
   // The README's per-node job: the SD request and the scrapes both verify the hub's CA and show the token.
-  writeFileSync(join(dir, 'prometheus.yml'), [
+  const config = [
     'global: { scrape_interval: 1s, evaluation_interval: 1s }',
     'scrape_configs:',
     '  - job_name: muster-nodes',
@@ -77,17 +77,8 @@ test.before(async () => {
     `    authorization: ${auth}`,
     `    static_configs: [ { targets: ['${hub.url.replace(/^https:\/\//, '')}'] } ]`,
     '',
-  ].join('\n'));
-  const port = await freePort();
-  promUrl = `http://127.0.0.1:${port}`;
-  prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let promLog = '';
-  prometheus.stderr!.on('data', (d: Buffer) => { promLog += d.toString(); });
-  await waitFor('Prometheus to be ready', async () => {
-    if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${promLog}`);
-    return (await fetch(`${promUrl}/-/ready`)).ok;
-  }, 30_000, 200);
+  ].join('\n');
+  ({ url: promUrl, proc: prometheus } = await startPrometheus(dir, config));
 });
 
 test.after(async () => {
