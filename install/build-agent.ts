@@ -21,7 +21,9 @@ await build({
   platform: 'node',
   target: 'node18',
   format: 'cjs',
-  minify: true,
+  // MUSTER_AGENT_NAMES=1 keeps the identifiers (still one file, whitespace cut): a --cpu-prof of it names the functions.
+  minify: process.env.MUSTER_AGENT_NAMES !== '1',
+  ...(process.env.MUSTER_AGENT_NAMES === '1' ? { minifyWhitespace: true, minifySyntax: true } : {}),
   sourcemap: false,
   legalComments: 'none',
   // ws loads these optional native speed-ups inside try/catch; the agent does without them.
