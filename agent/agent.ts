@@ -11,10 +11,12 @@
  * black-holed connection (no RST, no FIN) is noticed within a minute.
  */
 import WebSocket from 'ws';
-import {
-  AGENT_PATH, CloseCode, FATAL_CLOSE_CODES, MUSTER_VERSION, PROTOCOL_VERSION, createHubMessageDecoder, packFrame, unpackFrame,
-  type AgentMessage, type DeployProgress, type DeployResult, type HostFacts, type HubMessage, type SampleData, type UpgradeResult,
-} from '../protocol/index.ts';
+// Values come from the schema-free modules only: protocol/index.ts would load TypeBox and every schema on the node.
+import { AGENT_PATH, MUSTER_VERSION, PROTOCOL_VERSION } from '../protocol/version.ts';
+import { CloseCode, FATAL_CLOSE_CODES } from '../protocol/close-codes.ts';
+import { createHubMessageDecoder } from '../protocol/hub-decoder.ts';
+import { packFrame, unpackFrame } from '../protocol/compression.ts';
+import type { AgentMessage, DeployProgress, DeployResult, HostFacts, HubMessage, SampleData, UpgradeResult } from '../protocol/index.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { createWorkloadDiff } from './workload-diff.ts';
 import { createMetricDiff } from './metric-diff.ts';

@@ -8,8 +8,8 @@
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { TObject } from '@sinclair/typebox';
-import { ContainerSpec, DeployAction, DeviceMapping, PortMapping, VolumeMount } from '../protocol/index.ts';
+import { DEPLOY_FIELDS } from '../protocol/hub-checks.ts';
+import type { ContainerSpec, DeployAction } from '../protocol/index.ts';
 
 /** What this agent may deploy; everything absent is refused. */
 export interface DeployPolicy {
@@ -110,17 +110,18 @@ export function unitOfCgroup(text: string): string | undefined {
 
 /** Fields of a deploy action this agent does not know; any of them makes it refuse the job. */
 export function unknownFields(a: DeployAction): string[] {
-  const extra = (where: string, obj: unknown, schema: TObject) =>
-    typeof obj === 'object' && obj !== null ? Object.keys(obj).filter((k) => !Object.hasOwn(schema.properties, k)).map((k) => `${where}${k}`) : [];
-  const variant = (DeployAction.anyOf as TObject[]).find((v) => (v.properties.kind as { const?: string }).const === a.kind);
-  if (!variant) return [`kind ${String(a.kind)}`];
-  const out = extra('', a, variant);
+  const extra = (where: string, obj: unknown, known: readonly string[]) =>
+    typeof obj === 'object' && obj !== null ? Object.keys(obj).filter((k) => !known.includes(k)).map((k) => `${where}${k}`) : [];
+  const kinds: Readonly<Record<string, readonly string[]>> = DEPLOY_FIELDS.action;
+  const fields = Object.hasOwn(kinds, a.kind) ? kinds[a.kind] : undefined;
+  if (!fields) return [`kind ${String(a.kind)}`];
+  const out = extra('', a, fields);
   if (a.kind === 'run' || a.kind === 'replace') {
     const c = a.container;
-    out.push(...extra('container.', c, ContainerSpec));
-    c.ports?.forEach((p, i) => out.push(...extra(`container.ports[${i}].`, p, PortMapping)));
-    c.volumes?.forEach((v, i) => out.push(...extra(`container.volumes[${i}].`, v, VolumeMount)));
-    c.devices?.forEach((d, i) => out.push(...extra(`container.devices[${i}].`, d, DeviceMapping)));
+    out.push(...extra('container.', c, DEPLOY_FIELDS.container));
+    c.ports?.forEach((p, i) => out.push(...extra(`container.ports[${i}].`, p, DEPLOY_FIELDS.port)));
+    c.volumes?.forEach((v, i) => out.push(...extra(`container.volumes[${i}].`, v, DEPLOY_FIELDS.volume)));
+    c.devices?.forEach((d, i) => out.push(...extra(`container.devices[${i}].`, d, DEPLOY_FIELDS.device)));
   }
   return out;
 }

@@ -11,7 +11,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { describeAction, type ContainerSpec, type DeployAction, type DeployProgress, type DeployRequest, type DeployResult, type DeployStep } from '../protocol/index.ts';
+import { describeAction } from '../protocol/plain.ts';
+import type { ContainerSpec, DeployAction, DeployProgress, DeployRequest, DeployResult, DeployStep } from '../protocol/index.ts';
 import type { DockerClient } from './docker-client.ts';
 import type { DeployJournal } from './deploy-journal.ts';
 import type { AgentLogger } from './log.ts';

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { hostname, homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { MUSTER_VERSION } from '../protocol/index.ts';
+import { MUSTER_VERSION } from '../protocol/version.ts';
 import { createCollectors } from './collectors/index.ts';
 import { createStateStore } from './state.ts';
 import { createLogger, type LogLevel } from './log.ts';

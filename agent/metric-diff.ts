@@ -12,7 +12,8 @@
  * ids in the order collectors write them, so the counters of one family,
  * which change together, form one run.
  */
-import { METRIC_LIMITS, type FamilyBlock, type MetricsMessage, type MetricType } from '../protocol/index.ts';
+import { METRIC_LIMITS } from '../protocol/plain.ts';
+import type { FamilyBlock, MetricsMessage, MetricType } from '../protocol/index.ts';
 import type { CollectedFamily } from './collectors/metric-writer.ts';
 
 /** A metrics record before the journal numbers it. */

@@ -4,10 +4,8 @@
  * a container whose state did not move, an unchanged unit: none of them is
  * sent again. Frames are cut to stay well under the hub's frame limit.
  */
-import {
-  portKey,
-  type CollectorStates, type ContainerUse, type WorkloadKeys, type WorkloadLists, type WorkloadsMessage,
-} from '../protocol/index.ts';
+import { portKey } from '../protocol/plain.ts';
+import type { CollectorStates, ContainerUse, WorkloadKeys, WorkloadLists, WorkloadsMessage } from '../protocol/index.ts';
 
 /** Everything the collectors found in one reading. */
 export interface WorkloadState {

@@ -6,16 +6,9 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 
-/** 2200-01-01T00:00:00Z in ms: later than any clock a node can honestly have. */
-export const MAX_EPOCH_MS = 7_258_118_400_000;
-/** The same instant in seconds since the epoch. */
-export const MAX_EPOCH_S = MAX_EPOCH_MS / 1000;
-/** Largest sequence number: integers stay exact in a double up to here. */
-export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
-/** Kernel counters are unsigned 64-bit: bytes, packets, jiffies never exceed this. */
-export const MAX_COUNTER = 2 ** 64;
-/** Linux's PID_MAX_LIMIT. */
-export const MAX_PID = 4_194_304;
+import { MAX_COUNTER, MAX_EPOCH_MS, MAX_EPOCH_S, MAX_PID, MAX_SEQ } from './plain.ts';
+
+export { MAX_COUNTER, MAX_EPOCH_MS, MAX_EPOCH_S, MAX_PID, MAX_SEQ };
 
 /** A string of at most `max` characters. */
 export const Str = (max = 256) => Type.String({ maxLength: max });

@@ -4,7 +4,7 @@
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { AgentMessage, HubMessage } from './messages.ts';
+import { AgentMessage } from './messages.ts';
 
 /** Why a frame was refused. */
 export type DecodeFailure = { ok: false; code: 'MUSTER_ERR_FRAME_NOT_JSON' | 'MUSTER_ERR_FRAME_INVALID'; reason: string };
@@ -33,5 +33,3 @@ export function createDecoder<S extends TSchema>(schema: S): Decoder<Static<S>> 
 
 /** Decoder for frames an agent sends (used by the hub). */
 export const createAgentMessageDecoder = () => createDecoder(AgentMessage);
-/** Decoder for frames the hub sends (used by the agent). */
-export const createHubMessageDecoder = () => createDecoder(HubMessage);

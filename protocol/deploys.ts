@@ -131,12 +131,4 @@ export type DeployStep = Static<typeof DeployStep>;
 export type DeployProgress = Static<typeof DeployProgress>;
 export type DeployResult = Static<typeof DeployResult>;
 
-/** A deploy action in a few words (`run web from nginx:1.27`), for job output, logs and the CLI. */
-export function describeAction(a: DeployAction): string {
-  switch (a.kind) {
-    case 'run': return `run ${a.container.name} from ${a.container.image}`;
-    case 'replace': return `replace ${a.container.name} with ${a.container.image}`;
-    case 'container': return `${a.action} container ${a.name}`;
-    case 'unit': return `${a.action} unit ${a.unit}`;
-  }
-}
+export { describeAction } from './plain.ts';

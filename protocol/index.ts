@@ -9,5 +9,6 @@ export * from './logs.ts';
 export * from './deploys.ts';
 export * from './upgrades.ts';
 export * from './codec.ts';
+export * from './hub-decoder.ts';
 export * from './compression.ts';
 export * from './redact.ts';

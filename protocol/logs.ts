@@ -18,18 +18,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Count, EpochMs, List, Pid, Seq, Str } from './bounds.ts';
 
-/** Caps of log batches, shared by the agent (which cuts and splits) and the hub (which refuses). */
-export const LOG_LIMITS = Object.freeze({
-  /** Longest line the hub takes; the agent cuts at its own, smaller limit (`--logs-max-line`, default 16 KiB). */
-  line: 64 * 1024,
-  /** Lines in one batch. */
-  lines: 5_000,
-  /** Sources in one batch. */
-  sources: 256,
-});
-
-/** What the agent appends to a line it cut. */
-export const CUT_MARKER = ' …[cut]';
+export { CUT_MARKER, LOG_LIMITS } from './plain.ts';
+import { CUT_MARKER, LOG_LIMITS } from './plain.ts';
 
 /** Levels as Loki's `level` label has them (its own discovery uses the same words). */
 export const LogLevel = Type.Union([

@@ -26,37 +26,10 @@
  * reconnect carries the state.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Count, EpochMs, List, MAX_COUNTER, Seq, Str } from './bounds.ts';
+import { Count, EpochMs, List, Seq, Str } from './bounds.ts';
 
-/** Prometheus' rule for a metric name. */
-export const METRIC_NAME_PATTERN = '^[a-zA-Z_:][a-zA-Z0-9_:]*$';
-/** Prometheus' rule for a label name (names starting `__` are refused by the hub: they are Prometheus' own). */
-export const LABEL_NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
-
-/** Caps of the generic metrics, shared by the agent (which cuts) and the hub (which refuses). */
-export const METRIC_LIMITS = Object.freeze({
-  /** Longest metric name. */
-  name: 200,
-  /** Longest label name. */
-  labelName: 100,
-  /** Longest label value; longer ones are cut by the agent. */
-  labelValue: 1024,
-  /** Longest HELP text. */
-  help: 1024,
-  /** Labels per family, `instance` (the hub's) not counted. */
-  labels: 32,
-  /** Families a node may have in one generation. */
-  families: 4096,
-  /** Series a node may have at once: ten times node_exporter's on a busy host. */
-  series: 50_000,
-  /** Series ids stay below this; the agent starts a new generation before they reach it. */
-  seriesId: 2 ** 31 - 1,
-  /** Values in one record (new series, changed values and removals): keeps a record well under the frame limit. */
-  perRecord: 20_000,
-});
-
-/** The largest magnitude of a value: a 64-bit kernel counter's, as for every other number on the link. */
-export const MAX_METRIC_VALUE = MAX_COUNTER;
+export { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN } from './plain.ts';
+import { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN } from './plain.ts';
 
 /** A sample value: finite and bounded (NaN and infinities have no JSON form; the agent drops such series). */
 const Value = () => Type.Number({ minimum: -MAX_METRIC_VALUE, maximum: MAX_METRIC_VALUE });

@@ -7,8 +7,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Count, Counter, EpochMs, EpochS, List, MAX_PID, Pid, Seq, Str } from './bounds.ts';
 const Labels = () => Type.Record(Type.String({ maxLength: 256 }), Str(4096), { maxProperties: 256 });
 
-/** Longest command line the agent sends; longer ones are cut and end in '…'. */
-export const MAX_CMDLINE = 2048;
+export { MAX_CMDLINE, portKey } from './plain.ts';
+import { MAX_CMDLINE } from './plain.ts';
 
 /** Who owns a process or a socket, from the process's cgroup. */
 export const Owner = Type.Object({
@@ -166,10 +166,6 @@ export const WorkloadsMessage = Type.Object({
   collectors: Type.Optional(CollectorStates),
 });
 
-/** The key a listening socket is known by: `tcp 0.0.0.0:80`. */
-export function portKey(p: { protocol: string; address: string; port: number }): string {
-  return `${p.protocol} ${p.address}:${p.port}`;
-}
 
 export type Owner = Static<typeof Owner>;
 export type ProcessInfo = Static<typeof ProcessInfo>;

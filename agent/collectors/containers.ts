@@ -6,7 +6,7 @@
  * or an event names the container.
  */
 import type { ContainerInfo, ContainerUse, PublishedPort } from '../../protocol/workloads.ts';
-import { MAX_CMDLINE } from '../../protocol/workloads.ts';
+import { MAX_CMDLINE } from '../../protocol/plain.ts';
 import { redactArgs, redactLabels } from '../../protocol/redact.ts';
 import type { DockerClient, DockerEvent, EventSubscription } from '../docker-client.ts';
 import { truncate } from './read.ts';

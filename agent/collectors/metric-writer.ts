@@ -10,7 +10,8 @@
  * repeated label sets and series past the collector's cap are dropped and
  * counted. The textfile collector relies on this for files people write.
  */
-import { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN, type MetricType } from '../../protocol/index.ts';
+import { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN } from '../../protocol/plain.ts';
+import type { MetricType } from '../../protocol/index.ts';
 
 /** One family as collected. Series `i` has value `values[i]` and label values `labelValues[i * labels.length ...]`. */
 export interface CollectedFamily {

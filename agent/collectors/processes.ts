@@ -8,7 +8,7 @@
  */
 import { openSync, readSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Owner, ProcessInfo } from '../../protocol/workloads.ts';
-import { MAX_CMDLINE } from '../../protocol/workloads.ts';
+import { MAX_CMDLINE } from '../../protocol/plain.ts';
 import { redactArgs } from '../../protocol/redact.ts';
 import { parseCgroupOwner } from './cgroup-owner.ts';
 import { createSmallFileReader, hostPath, truncate } from './read.ts';

@@ -10,7 +10,8 @@
  * batch holding a line fsync'd, so a restart resumes exactly after what a
  * restart keeps.
  */
-import { CUT_MARKER, LOG_LIMITS, type LogDrops, type LogLine, type LogSource, type UnsequencedLogs } from '../../protocol/logs.ts';
+import { CUT_MARKER, LOG_LIMITS } from '../../protocol/plain.ts';
+import type { LogDrops, LogLine, LogSource, UnsequencedLogs } from '../../protocol/logs.ts';
 import { redactCommandLine } from '../../protocol/redact.ts';
 import type { DockerClient } from '../docker-client.ts';
 import type { AgentLogger } from '../log.ts';
