@@ -10,7 +10,7 @@
  * twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { createLineSplitter } from './lines.ts';
 
 /** One journal entry as the agent ships it. */
 export interface JournalLine {
@@ -25,6 +25,12 @@ export interface JournalLine {
   pid?: number;
   cursor: string;
 }
+
+/**
+ * Longest line of journalctl's JSON taken: journald keeps a message to 48 KiB
+ * by default (LineMax), and JSON escaping can grow it up to sixfold.
+ */
+const MAX_JSON_LINE = 1024 * 1024;
 
 /** The fields asked for; journalctl adds __CURSOR and the timestamps itself. */
 const FIELDS = ['MESSAGE', 'PRIORITY', '_PID', '_SYSTEMD_UNIT', 'SYSLOG_IDENTIFIER', '_COMM', '_TRANSPORT', 'CONTAINER_ID'];
@@ -118,15 +124,16 @@ export function startJournalSource(deps: JournalSourceDeps): JournalSource {
       return again();
     }
     child = proc;
-    const lines = createInterface({ input: proc.stdout!, crlfDelay: Infinity });
-    lines.on('line', (text) => {
+    const lines = createLineSplitter((text) => {
       const entry = parseJournalEntry(text);
       if (!entry) return;
       lastCursor = entry.cursor;
       retryMs = 1_000;
       reported = false;
       deps.onLine(entry);
-    });
+    }, { maxBytes: MAX_JSON_LINE });
+    proc.stdout!.on('data', (chunk: Buffer) => lines.push(chunk));
+    proc.stdout!.on('end', () => lines.end());
     proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 4096) stderr += d.toString(); });
     proc.on('error', (err) => {
       if (!reported) deps.onProblem(`cannot run ${command}: ${err.message}`);
