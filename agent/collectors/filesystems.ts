@@ -1,10 +1,9 @@
 /**
  * Filesystem size and use: the mounts from /proc/mounts, each measured with statfs.
  */
-import * as fsp from 'node:fs/promises';
 import type { FilesystemUse } from '../../protocol/messages.ts';
 import { readMounts, type MountEntry } from './mounts.ts';
-import { errorCode, hostPath, readFileAt, reasonOf } from './read.ts';
+import { errorCode, hostPath, readFileAt, reasonOf, statfsCall } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** The statfs fields the collector uses; older Node releases have no `frsize`. */
@@ -67,8 +66,8 @@ export interface FilesystemReaderOptions {
 export function createFilesystemReader(opts: FilesystemReaderOptions): FilesystemReader {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const stuck = new Set<string>();
-  // fs.promises.statfs arrived in Node 18.15; a namespace import keeps older 18.x loading.
-  const statfs = opts.statfs ?? (fsp as { statfs?: (path: string) => Promise<StatfsResult> }).statfs;
+  // statfs arrived in Node 18.15; older 18.x report the filesystems unavailable.
+  const statfs = opts.statfs ?? statfsCall();
 
   function measure(mount: MountEntry): Promise<FilesystemStats> {
     if (statfs === undefined) return Promise.reject(new Error('statfs needs Node >= 18.15'));
@@ -160,7 +159,7 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions = {})
     maxSeries: 7 * 4096,
     whenAbsent: 'nodata',
     create(ctx) {
-      const statfs = opts.statfs ?? (fsp as { statfs?: (path: string) => Promise<StatfsResult> }).statfs;
+      const statfs = opts.statfs ?? statfsCall();
       const stuck = new Set<string>();
       const measure = (m: NodeMount): Promise<StatfsResult | undefined> => {
         if (statfs === undefined || stuck.has(m.mountpoint)) return Promise.resolve(undefined);

@@ -1,10 +1,9 @@
 /**
  * Temperatures from the kernel's thermal zones and hwmon chips.
  */
-import { readdir, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Temperature } from '../../protocol/messages.ts';
-import { errorCode, hostPath, isAbsent, readText, reasonOf } from './read.ts';
+import { errorCode, hostPath, isAbsent, readDir, readLink, readText, reasonOf } from './read.ts';
 import { byCodeUnit } from '../compare.ts';
 
 /** A temperature file and the sensor name it is reported under. */
@@ -55,7 +54,7 @@ export function isQuietSensorError(err: unknown): boolean {
 /** Lists a directory; a missing one is empty (a VM has no sensors). */
 async function list(root: string, dir: string): Promise<string[]> {
   try {
-    return await readdir(hostPath(root, dir));
+    return await readDir(hostPath(root, dir));
   } catch (err) {
     if (isAbsent(err)) return [];
     throw err;
@@ -102,7 +101,7 @@ async function chipLabels(root: string, chips: Chip[]): Promise<Map<Chip, string
   await Promise.all(chips.map(async (c) => {
     if (counts.get(c.name) === 1) { labels.set(c, c.name); return; }
     let where = c.hwmon;
-    try { where = basename(await readlink(hostPath(root, `/sys/class/hwmon/${c.hwmon}/device`))); } catch { /* keep hwmonN */ }
+    try { where = basename(await readLink(hostPath(root, `/sys/class/hwmon/${c.hwmon}/device`))); } catch { /* keep hwmonN */ }
     labels.set(c, `${c.name}@${where}`);
   }));
   return labels;
