@@ -174,6 +174,15 @@ interface Cached {
   memoryLimit: number | undefined;
 }
 
+/**
+ * Reads that may reuse the last container list while Docker's event stream is
+ * up and has said nothing: every change to a container comes as an event
+ * there, and a list is an HTTP round trip to the Engine every interval (on an
+ * idle node the largest part of what the agent's container reading costs).
+ * The list is asked again at least this often, in case an event was lost.
+ */
+export const LIST_EVERY_QUIET_READS = 6;
+
 /** Creates the reader; the event stream starts with the first successful read. */
 export function createContainerReader(deps: ContainerReaderDeps): ContainerReader {
   const { docker } = deps;
@@ -189,11 +198,17 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
   let retryTimer: NodeJS.Timeout | undefined;
   let retryMs = 1_000;
   let closed = false;
+  let lastList: DockerListEntry[] | undefined;
+  /** Something may have changed since the last list: an event, or a stream (re)started, which may have missed some. */
+  let changed = true;
+  let quietReads = 0;
 
   const subscribe = () => {
     if (closed || subscription) return;
+    changed = true;
     subscription = docker.events({ type: ['container'] }, (e: DockerEvent) => {
       retryMs = 1_000;
+      changed = true;
       const id = e.Actor?.ID;
       if (id) {
         dirty.add(id);
@@ -205,6 +220,7 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
       if (e.Action && !e.Action.startsWith('exec_')) deps.onChange?.();
     }, () => {
       subscription = undefined;
+      changed = true;
       if (closed) return;
       // The daemon went away or restarted: read again on reconnect; the next read resubscribes.
       retryTimer = setTimer(() => { retryTimer = undefined; deps.onChange?.(); }, retryMs);
@@ -253,10 +269,19 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
   return {
     async read() {
       let list: DockerListEntry[];
-      try {
-        list = await docker.get<DockerListEntry[]>('/containers/json?all=1');
-      } catch (err) {
-        return { ok: false, reason: `Docker Engine not reachable at ${docker.socketPath}: ${(err as Error).message}` };
+      if (lastList && subscription && !changed && ++quietReads < LIST_EVERY_QUIET_READS) {
+        list = lastList;
+      } else {
+        // Cleared before asking: an event during the request means the next read asks again.
+        changed = false;
+        quietReads = 0;
+        try {
+          list = await docker.get<DockerListEntry[]>('/containers/json?all=1');
+        } catch (err) {
+          lastList = undefined;
+          return { ok: false, reason: `Docker Engine not reachable at ${docker.socketPath}: ${(err as Error).message}` };
+        }
+        lastList = list;
       }
       subscribe();
       const seen = new Set<string>();

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createContainerReader, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
+import { createContainerReader, LIST_EVERY_QUIET_READS, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
 import { createDockerClient } from '../../../agent/docker-client.ts';
 import { ROOT, freePort, tempDir, waitFor } from '../../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../../helpers/docker.ts';
@@ -123,6 +123,47 @@ test('real Docker: a started container is read with its port and label, events r
     await waitFor('a Docker event for the removal', () => changes > beforeRm, 5_000, 20);
     r = await reader.read();
     assert.ok(r.ok && !r.containers.some((x) => x.id === id), 'a removed container is gone');
+  } finally {
+    reader.close();
+    await docker('rm', '-f', name).catch(() => '');
+  }
+});
+
+test('real Docker: while the event stream is up and quiet, reads reuse the container list, and ask again after an event or every few reads', async () => {
+  if (!(await dockerReady())) return;
+  const prefix = 'muster-t-crq-';
+  await removeTestContainers(prefix);
+  const name = `${prefix}${process.pid}`;
+  const real = createDockerClient();
+  const lists: string[] = [];
+  // The real client, counting what it is asked.
+  const counted = { ...real, get: <T>(path: string) => { if (path.startsWith('/containers/json')) lists.push(path); return real.get<T>(path); } };
+  let changes = 0;
+  const reader = createContainerReader({ docker: counted, onChange: () => { changes++; } });
+  try {
+    await reader.read(); // lists, then subscribes to events
+    await reader.read(); // lists once more: the stream may have started after the list
+    assert.is(lists.length, 2);
+    for (let i = 1; i < LIST_EVERY_QUIET_READS; i++) assert.ok((await reader.read()).ok);
+    assert.is(lists.length, 2, 'quiet reads reuse the list');
+    assert.ok((await reader.read()).ok);
+    assert.is(lists.length, 3, 'and the list is asked again every few reads');
+
+    const id = await docker('run', '-d', '--name', name, '-l', TEST_LABEL, TEST_IMAGE, 'sleep', '300');
+    await waitFor('a Docker event for the start', () => changes > 0, 5_000, 20);
+    const r = await reader.read();
+    assert.is(lists.length, 4, 'an event makes the next read ask');
+    await waitFor('the container listed as running', async () => {
+      const next = await reader.read();
+      return next.ok && next.containers.find((c) => c.id === id)?.state === 'running';
+    }, 10_000, 50);
+    assert.ok(r.ok);
+    // Once Docker's events for the start have all come, reads are quiet again.
+    await waitFor('a read that reuses the list', async () => {
+      const n = lists.length;
+      await reader.read();
+      return lists.length === n;
+    }, 10_000, 100);
   } finally {
     reader.close();
     await docker('rm', '-f', name).catch(() => '');
