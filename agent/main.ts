@@ -18,6 +18,7 @@ import { createDeployJournal } from './deploy-journal.ts';
 import { unitOfCgroup } from './deploy-policy.ts';
 import { createContainerReader } from './collectors/containers.ts';
 import { createProcessReader } from './collectors/processes.ts';
+import { createProcScan } from './collectors/proc-scan.ts';
 import { createListenerReader } from './collectors/listeners.ts';
 import { createUnitReader } from './collectors/systemd-units.ts';
 import { createWorkloadCollector } from './workloads.ts';
@@ -373,8 +374,10 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
     onChange: () => agentRef?.refreshWorkloads(),
   });
   const units = createUnitReader({});
+  // One pass over /proc/PID/stat per sample for the process list and the process groups, read a few ms apart.
+  const procScan = createProcScan({ maxAgeMs: Math.min(1_000, config.intervalMs / 2) });
   const workloads = createWorkloadCollector({
-    processes: createProcessReader({}),
+    processes: createProcessReader({ scan: procScan }),
     listeners: createListenerReader({}),
     containers,
     units,
@@ -388,7 +391,8 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   const trust = () => resolveHubTrust({ hub: config.hub, stateDir: config.stateDir, ...(config.caHash ? { caHash: config.caHash } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
   const upgrader = createUpgrader({ home: config.home, hub: config.hub, trust, version: MUSTER_VERSION, now: Date.now });
   const metrics = createMetricsCollector({
-    registry: nodeCollectors({ ...config.collectorOptions, containers: { containers } }), switches: config.collectors,
+    registry: nodeCollectors({ ...config.collectorOptions, containers: { containers }, processGroups: { ...config.collectorOptions.processGroups, scan: procScan } }),
+    switches: config.collectors,
     ...(config.textfileDir !== undefined ? { textfileDir: config.textfileDir } : {}),
     onFailure: (collector, error, absent) => {
       if (!error) log.info('a metrics collector works again', { collector });

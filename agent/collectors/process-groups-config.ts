@@ -34,6 +34,12 @@ export interface ProcessGroupsConfig {
   match(p: ProcAttributes): string | undefined;
   /** A template renders `{{.Cgroups}}`: the collector must read /proc/PID/cgroup. */
   readonly usesCgroups: boolean;
+  /**
+   * Some group can take a process with no command line (a kernel thread):
+   * one with no exe matcher whose cmdline regexes (if any) all match ''.
+   * When none can, the collector need not read kernel threads at all.
+   */
+  readonly matchesWithoutCmdline: boolean;
   /** The groups' name templates, for the log. */
   readonly names: readonly string[];
 }
@@ -419,6 +425,8 @@ function stringList(v: YamlValue, where: string, problems: string[]): string[] |
 function build(groups: Group[]): ProcessGroupsConfig {
   return Object.freeze({
     usesCgroups: groups.some((g) => g.template.includes('.Cgroups')),
+    // What match() does with cmdline [] (joined: ''); a comm matcher is not looked at, so a kernel thread's name is never guessed.
+    matchesWithoutCmdline: groups.some((g) => !g.exes && (g.cmdlines ?? []).every((re) => re.test(''))),
     names: Object.freeze(groups.map((g) => g.template)),
     match(p: ProcAttributes): string | undefined {
       for (const g of groups) {

@@ -13,7 +13,9 @@
  * `-remove-empty-groups`), so short-lived commands do not pile up.
  *
  * What a run reads: /proc/PID/stat of every process (its cmdline and, once,
- * status, when it is new), and of the processes in a group, status, io, the
+ * status, when it is new) through a scan it shares with the process list
+ * (proc-scan.ts: read once per sample, kernel threads skipped when the
+ * configuration cannot take them, as the default cannot), and of the processes in a group, status, io, the
  * fd directory, wchan and (every ten runs) limits. Per-thread files
  * (process-exporter's `-threads`, the namedprocess_namegroup_thread_*
  * families) and smaps_rollup (`-gather-smaps`, the proportional memory
@@ -23,9 +25,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { cgroupLines } from './cgroup-owner.ts';
+import { createProcScan, type ProcScan, type ProcScanResult } from './proc-scan.ts';
 import { createUserNames, parseProcStat, readBootTime, readPageSize, USER_HZ, type ProcStat } from './processes.ts';
 import { defaultProcessGroups, type ProcessGroupsConfig } from './process-groups-config.ts';
-import { createSmallFileReader, hostPath, isAbsent } from './read.ts';
+import { createSmallFileReader, hostPath } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** Options for {@link createProcessGroupsCollector} (process-exporter's flags of the same idea). */
@@ -36,6 +39,12 @@ export interface ProcessGroupsOptions {
   threads?: boolean;
   /** memtype proportionalResident and proportionalSwapped from smaps_rollup (process-exporter's -gather-smaps). */
   smaps?: boolean;
+  /**
+   * The scan of /proc/PID/stat shared with the process list, over the same
+   * root as the collector's context; used when it skips kernel threads and
+   * the configuration cannot take them. Default: a scan of its own.
+   */
+  scan?: ProcScan;
 }
 
 /** Cumulative counters of a process or thread. */
@@ -153,6 +162,10 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
       const root = ctx.root;
       const read = createSmallFileReader(root);
       const pageSize = readPageSize(root);
+      // Kernel threads have no command line: skipped unless a group could take a process without one.
+      const scan = opts.scan && !config.matchesWithoutCmdline
+        ? opts.scan
+        : createProcScan({ root, skipKernelThreads: !config.matchesWithoutCmdline });
       const tracked = new Map<number, Tracked>();
       /** What each group used, summed over runs (process-exporter's groupAccum), and by thread name. */
       const accum = new Map<string, { counts: Counts; threads: Map<string, Counts> }>();
@@ -182,27 +195,19 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
         bootTime ??= readBootTime(root);
         users.refresh();
         const first = runs++ === 0;
-        let entries: string[];
+        let scanned: ProcScanResult;
         try {
-          entries = readdirSync(hostPath(root, '/proc'));
+          scanned = scan.read();
         } catch (err) {
           scrapeErrors++;
           writeErrors();
           throw err;
         }
+        procReadErrors += scanned.errors;
         const seen = new Map<number, ProcStat>();
         const fresh: number[] = [];
-        for (const entry of entries) {
-          const pid = Number(entry);
-          if (!Number.isInteger(pid) || pid <= 0) continue;
-          let stat: ProcStat | undefined;
-          try {
-            stat = parseProcStat(read(`/proc/${entry}/stat`));
-          } catch (err) {
-            if (!isAbsent(err)) procReadErrors++;
-            continue;
-          }
-          if (!stat) { procReadErrors++; continue; }
+        for (const stat of scanned.procs) {
+          const pid = stat.pid;
           seen.set(pid, stat);
           const t = tracked.get(pid);
           if (t && t.start === stat.startTicks) continue;

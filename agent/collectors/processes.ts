@@ -1,17 +1,21 @@
 /**
  * Every process on the node, from /proc. In steady state a read costs one
- * /proc/PID/stat per process: the command line, owner (cgroup) and user are
+ * /proc/PID/stat per process, and none when the process groups collector
+ * read them a moment ago (proc-scan.ts): the command line, owner (cgroup) and user are
  * read once per process and kept while its pid, start time and name stay the
  * same (exec changes the name, not the start time).
  * Kernel threads are left out. An idle process yields an identical record on
  * every read, so the workload diff sends it only once.
  */
-import { openSync, readSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, readFileSync, statSync } from 'node:fs';
 import type { Owner, ProcessInfo } from '../../protocol/workloads.ts';
 import { MAX_CMDLINE } from '../../protocol/plain.ts';
 import { redactArgs } from '../../protocol/redact.ts';
 import { parseCgroupOwner } from './cgroup-owner.ts';
-import { createSmallFileReader, hostPath, truncate } from './read.ts';
+import { createProcScan, isKernelThread, type ProcScan } from './proc-scan.ts';
+import { hostPath, truncate } from './read.ts';
+
+export { parseProcStat, type ProcStat } from './proc-scan.ts';
 
 /**
  * USER_HZ, the unit of times in /proc/PID/stat. It is 100 on every Linux
@@ -19,65 +23,6 @@ import { createSmallFileReader, hostPath, truncate } from './read.ts';
  * sysconf(_SC_CLK_TCK) could say otherwise, and Node cannot call it).
  */
 export const USER_HZ = 100;
-
-/** How many reads a kernel thread's pid is skipped before it is looked at again. */
-const KTHREAD_RECHECK = 30;
-
-/** PF_KTHREAD in /proc/PID/stat's flags: the process is a kernel thread. */
-const PF_KTHREAD = 0x00200000;
-
-/** The fields of /proc/PID/stat (or /proc/PID/task/TID/stat) the agent uses. */
-export interface ProcStat {
-  pid: number;
-  comm: string;
-  /** R, S, D, Z, T, I... */
-  state: string;
-  ppid: number;
-  flags: number;
-  minflt: number;
-  majflt: number;
-  /** User and system time, in clock ticks. */
-  utime: number;
-  stime: number;
-  /** utime + stime. */
-  cpuTicks: number;
-  numThreads: number;
-  /** Start time after boot, in clock ticks. */
-  startTicks: number;
-  /** Virtual memory size in bytes. */
-  vsize: number;
-  rssPages: number;
-}
-
-/** Parses /proc/PID/stat; the name may hold spaces and parentheses, so fields are counted from the last ')'. */
-export function parseProcStat(text: string): ProcStat | undefined {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return undefined;
-  const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 2).split(' ');
-  // rest[0] is field 3 (state); field N is rest[N - 3].
-  const field = (n: number) => Number(rest[n - 3]);
-  const utime = field(14);
-  const stime = field(15);
-  const stat = {
-    pid,
-    comm: text.slice(open + 1, close),
-    state: rest[0] ?? '',
-    ppid: field(4),
-    flags: field(9),
-    minflt: field(10),
-    majflt: field(12),
-    utime,
-    stime,
-    cpuTicks: utime + stime,
-    numThreads: field(20),
-    startTicks: field(22),
-    vsize: field(23),
-    rssPages: field(24),
-  };
-  return Number.isFinite(stat.pid) && Number.isFinite(stat.cpuTicks) && Number.isFinite(stat.rssPages) ? stat : undefined;
-}
 
 /** Parses /etc/passwd into uid -> name. */
 export function parsePasswd(text: string): Map<number, string> {
@@ -165,6 +110,8 @@ interface Known {
 export interface ProcessReaderOptions {
   /** Filesystem root the host files are read under; default '/'. */
   root?: string;
+  /** The scan of /proc/PID/stat to use, shared with the process groups; default one of its own over root. */
+  scan?: ProcScan;
 }
 
 /** Reads every process; see the module comment for what it costs. */
@@ -176,37 +123,23 @@ export interface ProcessReader {
 export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
   const root = opts.root ?? '/';
   const known = new Map<number, Known>();
-  // Kernel threads are most pids on a small host and never change; they are
-  // re-checked every KTHREAD_RECHECK reads in case a pid was reused.
-  const kthreads = new Set<number>();
-  let reads = 0;
+  const scan = opts.scan ?? createProcScan({ root });
   const pageSize = readPageSize(root);
   let bootTime: number | undefined;
   const users = createUserNames(root);
-  const readSmall = createSmallFileReader(root);
 
   return {
     async read() {
       const btime = (bootTime ??= readBootTime(root));
       users.refresh();
-      if (++reads % KTHREAD_RECHECK === 0) kthreads.clear();
       const seen = new Set<number>();
       const out: ProcessInfo[] = [];
-      for (const entry of readdirSync(hostPath(root, '/proc'))) {
-        const pid = Number(entry);
-        if (!Number.isInteger(pid) || pid <= 0 || kthreads.has(pid)) continue;
-        const dir = hostPath(root, `/proc/${entry}`);
-        let stat: ProcStat | undefined;
-        try {
-          stat = parseProcStat(readSmall(`/proc/${entry}/stat`));
-        } catch {
-          continue; // gone since readdir
-        }
-        if (!stat) continue;
-        if (stat.flags & PF_KTHREAD || pid === 2 || stat.ppid === 2) {
-          kthreads.add(pid);
-          continue;
-        }
+      for (const stat of scan.read().procs) {
+        // A scan that keeps kernel threads (for a process groups configuration that takes them) has them here;
+        // kthreadd and its children are left out too, flag or not, as they always were.
+        if (isKernelThread(stat) || stat.pid === 2 || stat.ppid === 2) continue;
+        const pid = stat.pid;
+        const dir = hostPath(root, `/proc/${pid}`);
         seen.add(pid);
         let k = known.get(pid);
         if (!k || k.startTicks !== stat.startTicks || k.comm !== stat.comm) {

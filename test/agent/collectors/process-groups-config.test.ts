@@ -189,11 +189,15 @@ test('matching follows process-exporter: first group wins, all selectors must ma
   assert.is(all.match(proc('kworker/0:1', [])), undefined, 'kernel threads have no command line');
   assert.is(all.match(proc('node', ['/usr/bin/node', 'x.js'])), 'node');
   assert.is(all.usesCgroups, false);
+  assert.is(all.matchesWithoutCmdline, false, 'the default takes no kernel thread: the collector need not read them');
 
   const home = parseProcessGroups(DOCUMENTS[2]!);
   assert.is(home.match(proc('upstart', ['/sbin/upstart', '--user'])), 'upstart:-user');
   assert.is(home.match(proc('upstart', ['/sbin/upstart'])), undefined);
   assert.is(home.match(proc('bash', [])), 'bash', '{{.ExeBase}} of a process without a command line is its comm');
+  assert.is(home.matchesWithoutCmdline, true, 'a comm-only group can take a kernel thread');
+  assert.is(parseProcessGroups('process_names:\n  - cmdline: [\'.*\']\n').matchesWithoutCmdline, true, 'a cmdline regex that matches nothing');
+  assert.is(parseProcessGroups('process_names:\n  - exe: [a]\n  - cmdline: [\'.+\']\n').matchesWithoutCmdline, false);
 
   const users = parseProcessGroups(DOCUMENTS[3]!);
   assert.is(users.match(proc('nginx', ['nginx: worker process'])), "it's nginx");

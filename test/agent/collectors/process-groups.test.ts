@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { createMetricsCollector } from '../../../agent/collectors/registry.ts';
 import { createProcessGroupsCollector, type ProcessGroupsOptions } from '../../../agent/collectors/process-groups.ts';
 import { parseProcessGroups } from '../../../agent/collectors/process-groups-config.ts';
+import { createProcScan } from '../../../agent/collectors/proc-scan.ts';
+import { createSmallFileReader } from '../../../agent/collectors/read.ts';
 import { tempDir } from '../../helpers/processes.ts';
 
 const BTIME = 1_795_000_000;
@@ -39,11 +41,13 @@ interface FakeProc {
   maxFiles?: number | 'unlimited';
   wchan?: string;
   pssKb?: number;
+  /** /proc/PID/stat's flags; PF_KTHREAD (0x200000) for a kernel thread. */
+  flags?: number;
   threads?: FakeProc[];
 }
 
 function statLine(p: FakeProc, threads: number): string {
-  const f = [p.state ?? 'S', p.ppid ?? 1, p.pid, p.pid, 0, -1, 4194560, p.minflt ?? 0, 0, p.majflt ?? 0, 0, p.utime ?? 0, p.stime ?? 0, 0, 0, 20, 0, threads, 0, p.start ?? 100, p.vsize ?? 0, p.rss ?? 0];
+  const f = [p.state ?? 'S', p.ppid ?? 1, p.pid, p.pid, 0, -1, p.flags ?? 4194560, p.minflt ?? 0, 0, p.majflt ?? 0, 0, p.utime ?? 0, p.stime ?? 0, 0, 0, 20, 0, threads, 0, p.start ?? 100, p.vsize ?? 0, p.rss ?? 0];
   return `${p.pid} (${p.comm}) ${f.join(' ')} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
 }
 
@@ -174,6 +178,46 @@ test('groups by matcher and ancestry; every family; counters from the first run,
     assert.is(series.get(`namedprocess_namegroup_num_procs{${n('')}}`), 1);
     assert.is(series.get(`namedprocess_namegroup_cpu_seconds_total{${n(',mode="user"')}}`), 0.07, 'a group that comes back counts from its new processes');
     assert.not.ok([...series.keys()].some((k) => k.includes('groupname="www-data"')), 'the bash is gone');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the default configuration reads no kernel thread through the shared scan and gives what reading them gives; one that can take them still does', async () => {
+  const root = hostTree();
+  try {
+    const PF_KTHREAD = 0x200000;
+    const procs: FakeProc[] = [
+      { pid: 2, comm: 'kthreadd', cmdline: [], ppid: 0, start: 0, flags: PF_KTHREAD },
+      { pid: 7, comm: 'kworker/0:1', cmdline: [], ppid: 2, start: 5, flags: PF_KTHREAD, utime: 40 },
+      { pid: 40, comm: 'modprobe', cmdline: ['/sbin/modprobe', '-q', 'x'], ppid: 2, start: 600, utime: 1 },
+      { pid: 50, comm: 'cron', cmdline: ['/usr/sbin/cron', '-f'], start: 700, utime: 3, fds: 2 },
+      { pid: 51, comm: 'sh', cmdline: ['/bin/sh', '-c', 'x'], ppid: 50, start: 800 },
+    ];
+    for (const p of procs) writeProc(root, p);
+    const small = createSmallFileReader(root);
+    const statReads: string[] = [];
+    let now = 0;
+    const scan = createProcScan({ root, maxAgeMs: 1_000, now: () => now, readFile: (p) => { statReads.push(p); return small(p); } });
+    const shared = collectorOver(root, { scan });
+    const everything = collectorOver(root, { scan: createProcScan({ root, skipKernelThreads: false }) });
+    for (let run = 0; run < 3; run++) {
+      writeProc(root, { ...procs[3]!, utime: 3 + run * 10 });
+      writeProc(root, { ...procs[1]!, utime: 40 + run * 10 });
+      statReads.length = 0;
+      now += 1_000;
+      const a = await shared();
+      assert.equal(a.series, (await everything()).series, `run ${run}: the same series as when kernel threads are read`);
+      if (run > 0) assert.not.ok(statReads.includes('/proc/2/stat') || statReads.includes('/proc/7/stat'), `run ${run}: kernel threads are not read again`);
+      assert.is(a.series.get('namedprocess_namegroup_num_procs{groupname="modprobe"}'), 1, 'a user-mode helper is a process like any other');
+      assert.is(a.series.get('namedprocess_namegroup_num_procs{groupname="cron"}'), 1);
+      assert.not.ok([...a.series.keys()].some((k) => /kthreadd|kworker/.test(k)));
+    }
+
+    // A comm-only group can take a kernel thread: the collector reads them, shared scan or not.
+    const byComm = collectorOver(root, { scan, config: parseProcessGroups('process_names:\n  - comm: [kworker/0:1]\n') });
+    const { series } = await byComm();
+    assert.is(series.get('namedprocess_namegroup_num_procs{groupname="kworker/0:1"}'), 1);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
