@@ -23,7 +23,7 @@
  * options, off by default. Without threads, a process's context switches,
  * state and wchan are its main thread's.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { cgroupLines } from './cgroup-owner.ts';
 import { createProcScan, type ProcScan, type ProcScanResult } from './proc-scan.ts';
 import { createUserNames, parseProcStat, readBootTime, readPageSize, USER_HZ, type ProcStat } from './processes.ts';
@@ -124,6 +124,40 @@ interface Tracked {
   maxFiles: number;
   limitsRead: number;
   threads: Map<number, Thread> | undefined;
+  /** What the last run read of its io, fd and wchan, when it read all three, and its context switches then. */
+  quiet: Quiet | undefined;
+}
+
+/** A process's io, open files and wchan, kept while it does not run. */
+interface Quiet {
+  vcsw: number;
+  nvcsw: number;
+  io: { readBytes: number; writeBytes: number };
+  fds: number;
+  wchan: string;
+}
+
+/** PROC_SUPER_MAGIC: the filesystem type of procfs. */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * How a process's open files are counted. Since Linux 6.2 the size of
+ * /proc/PID/fd is the count (one stat, where a listing is an open, reads and
+ * a close, and a string per fd); it needs no permission a listing needs, so
+ * it is used only as root, where the listing is always allowed and the two
+ * agree. Anywhere else (an older kernel: size 0, a fixture tree), the listing.
+ */
+function createFdCounter(root: string): (pid: number) => number {
+  const list = (pid: number) => readdirSync(hostPath(root, `/proc/${pid}/fd`)).length;
+  let bySize = false;
+  try {
+    bySize = process.getuid?.() === 0 && statfsSync(hostPath(root, '/proc')).type === PROC_SUPER_MAGIC && statSync(hostPath(root, '/proc/1/fd')).size > 0;
+  } catch {
+    // no /proc/1 to look at: list
+  }
+  if (!bySize) return list;
+  // A process with no open file (a zombie) has size 0, as on an old kernel: list it to be sure.
+  return (pid) => statSync(hostPath(root, `/proc/${pid}/fd`)).size || list(pid);
 }
 
 /** One run's view of a group. */
@@ -162,6 +196,7 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
       const root = ctx.root;
       const read = createSmallFileReader(root);
       const pageSize = readPageSize(root);
+      const countFds = createFdCounter(root);
       // Kernel threads have no command line: skipped unless a group could take a process without one.
       const scan = opts.scan && !config.matchesWithoutCmdline
         ? opts.scan
@@ -212,7 +247,7 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
           const t = tracked.get(pid);
           if (t && t.start === stat.startTicks) continue;
           const group = matchNew(pid, stat);
-          tracked.set(pid, { start: stat.startTicks, group: group ?? null, ppid: stat.ppid, counts: undefined, maxFiles: Infinity, limitsRead: -1, threads: undefined });
+          tracked.set(pid, { start: stat.startTicks, group: group ?? null, ppid: stat.ppid, counts: undefined, maxFiles: Infinity, limitsRead: -1, threads: undefined, quiet: undefined });
           if (group === undefined) fresh.push(pid);
         }
         for (const pid of tracked.keys()) if (!seen.has(pid)) tracked.delete(pid);
@@ -236,19 +271,34 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
           const status = tryRead(`/proc/${pid}/status`);
           if (status === undefined) continue; // exited since its stat was read
           const st = parseStatus(status);
-          const ioText = tryRead(`/proc/${pid}/io`);
-          let partial = ioText === undefined;
-          const io = ioText === undefined ? undefined : parseIo(ioText);
+          // A single-threaded process asleep now that has not been switched out since the
+          // last run has not run since (to run and sleep again is a voluntary switch, to be
+          // preempted an involuntary one; its status was read after the last run's status):
+          // its io, open files and wchan are what they were then, and need no reading.
+          const q = t.quiet;
+          const still = q !== undefined && stat.state === 'S' && stat.numThreads === 1 && q.vcsw === st.vcsw && q.nvcsw === st.nvcsw;
+          let partial = false;
+          let io: { readBytes: number; writeBytes: number } | undefined;
           let fds = -1;
-          try { fds = readdirSync(hostPath(root, `/proc/${pid}/fd`)).length; } catch { partial = true; }
+          let wchan = '';
+          if (still) {
+            ({ io, fds, wchan } = q);
+          } else {
+            const ioText = tryRead(`/proc/${pid}/io`);
+            partial = ioText === undefined;
+            io = ioText === undefined ? undefined : parseIo(ioText);
+            try { fds = countFds(pid); } catch { partial = true; }
+            const wchanText = tryRead(`/proc/${pid}/wchan`);
+            if (wchanText === undefined) partial = true;
+            // A running process's wchan reads 0.
+            wchan = wchanText === undefined || wchanText.trim() === '0' ? '' : wchanText.trim();
+            // Kept only for a single-threaded process read whole: another thread runs unseen in the main thread's switches.
+            t.quiet = !partial && io && stat.numThreads === 1 ? { vcsw: st.vcsw, nvcsw: st.nvcsw, io, fds, wchan } : undefined;
+          }
           if (t.limitsRead < 0 || runs - t.limitsRead >= LIMITS_EVERY) {
             const limits = tryRead(`/proc/${pid}/limits`);
             if (limits !== undefined) { t.maxFiles = parseMaxOpenFiles(limits); t.limitsRead = runs; }
           }
-          const wchanText = tryRead(`/proc/${pid}/wchan`);
-          if (wchanText === undefined) partial = true;
-          // A running process's wchan reads 0.
-          const wchan = wchanText === undefined || wchanText.trim() === '0' ? '' : wchanText.trim();
           let pss = 0;
           let swapPss = 0;
           if (opts.smaps) {

@@ -7,14 +7,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createMetricsCollector } from '../../../agent/collectors/registry.ts';
 import { createProcessGroupsCollector, type ProcessGroupsOptions } from '../../../agent/collectors/process-groups.ts';
 import { parseProcessGroups } from '../../../agent/collectors/process-groups-config.ts';
 import { createProcScan } from '../../../agent/collectors/proc-scan.ts';
 import { createSmallFileReader } from '../../../agent/collectors/read.ts';
-import { tempDir } from '../../helpers/processes.ts';
+import { tempDir, waitFor } from '../../helpers/processes.ts';
 
 const BTIME = 1_795_000_000;
 
@@ -220,6 +221,61 @@ test('the default configuration reads no kernel thread through the shared scan a
     assert.is(series.get('namedprocess_namegroup_num_procs{groupname="kworker/0:1"}'), 1);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a single-threaded process asleep and not switched out since the last run has not run: its io, fds and wchan are not read again', async () => {
+  const root = hostTree();
+  try {
+    const idle: FakeProc = { pid: 60, comm: 'idle', cmdline: ['idle'], start: 100, vcsw: 10, nvcsw: 2, readBytes: 100, fds: 2, wchan: 'do_select' };
+    const pool: FakeProc = { pid: 70, comm: 'pool', cmdline: ['pool'], start: 100, vcsw: 10, readBytes: 100, wchan: 'futex_wait', threads: [{ pid: 70, comm: 'pool', cmdline: [] }, { pid: 71, comm: 'pool', cmdline: [] }] };
+    writeProc(root, idle);
+    writeProc(root, pool);
+    const collect = collectorOver(root, {});
+    const at = async (group: string) => {
+      const { series } = await collect();
+      return { read: series.get(`namedprocess_namegroup_read_bytes_total{groupname="${group}"}`), fds: series.get(`namedprocess_namegroup_open_filedesc{groupname="${group}"}`), wchan: [...series.keys()].find((k) => k.startsWith(`namedprocess_namegroup_threads_wchan{groupname="${group}"`)) };
+    };
+    assert.equal(await at('idle'), { read: 0, fds: 2, wchan: 'namedprocess_namegroup_threads_wchan{groupname="idle",wchan="do_select"}' });
+    // Files no real process could change without running: while its switches stand still, they are not looked at.
+    writeProc(root, { ...idle, readBytes: 900, fds: 5, wchan: 'ep_poll' });
+    writeProc(root, { ...pool, readBytes: 900 });
+    assert.equal(await at('idle'), { read: 0, fds: 2, wchan: 'namedprocess_namegroup_threads_wchan{groupname="idle",wchan="do_select"}' });
+    assert.is((await at('pool')).read, 800, 'a process with another thread is read every run: its main thread\'s switches do not tell');
+    writeProc(root, { ...idle, readBytes: 900, fds: 5, wchan: 'ep_poll', vcsw: 11 });
+    assert.equal(await at('idle'), { read: 800, fds: 5, wchan: 'namedprocess_namegroup_threads_wchan{groupname="idle",wchan="ep_poll"}' }, 'it ran: read again');
+    writeProc(root, { ...idle, readBytes: 1000, fds: 6, vcsw: 11, state: 'R', wchan: '0' });
+    assert.equal(await at('idle'), { read: 900, fds: 6, wchan: undefined }, 'running now: read again');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('real /proc: a sleeping process that wakes, opens files and sleeps again is counted with them', async () => {
+  const dir = tempDir('pgroups-real');
+  const comm = `mstfd${process.pid % 1_000_000}`;
+  const sh = join(dir, comm);
+  copyFileSync('/bin/dash', sh);
+  chmodSync(sh, 0o755);
+  const child = spawn(sh, ['-c', 'read a; exec 7</dev/null 8</dev/null 9</dev/null; read b'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    const c = createMetricsCollector({ registry: [createProcessGroupsCollector({ config: parseProcessGroups(`process_names:\n  - name: "{{.Comm}}"\n    comm: [${comm}]\n`) })] });
+    const fds = async () => {
+      const f = (await c.collect()).find((x) => x.name === 'namedprocess_namegroup_open_filedesc');
+      const i = f?.labelValues.indexOf(comm) ?? -1;
+      return i < 0 ? undefined : f!.values[i];
+    };
+    const before = await waitFor('the child in its group', fds);
+    const fdDir = `/proc/${child.pid}/fd`;
+    assert.is(before, readdirSync(fdDir).length);
+    assert.is(await fds(), before, 'asleep: the same');
+    child.stdin!.write('go\n');
+    await waitFor('the child to open three files', () => readdirSync(fdDir).length === before + 3 || undefined);
+    await waitFor('the child to sleep again', async () => readFileSync(`/proc/${child.pid}/stat`, 'latin1').split(') ')[1]!.startsWith('S') || undefined);
+    assert.is(await fds(), before + 3);
+  } finally {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
