@@ -2,12 +2,14 @@
  * Listening TCP sockets and bound UDP sockets, from /proc/net/{tcp,tcp6,udp,udp6},
  * each tied to the process that holds it through /proc/PID/fd. The fd scan
  * runs only when a socket appears whose holder is not known yet, so the
- * steady state costs four file reads.
+ * steady state costs four file reads (and for tcp and tcp6, one walk of the
+ * kernel's TCP hash each: see seq-file.ts).
  */
 import { endianness } from 'node:os';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { ListenPort, ProcessInfo } from '../../protocol/workloads.ts';
 import { hostPath } from './read.ts';
+import { createSeqFileReader } from './seq-file.ts';
 
 /** One socket line of /proc/net/*. */
 export interface NetSocket {
@@ -117,6 +119,7 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
   const now = opts.now ?? Date.now;
   /** Socket inode -> holding pid (null: looked, not found, at `at`). */
   const holders = new Map<number, { pid: number | null; at: number }>();
+  const readSeq = createSeqFileReader(root);
   let lastSockets: NetSocket[] | undefined;
   let lastSignature: string | undefined;
   let skipped = 0;
@@ -131,7 +134,7 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
     const sockets: NetSocket[] = [];
     for (const [file, protocol] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
       try {
-        sockets.push(...parseProcNet(readFileSync(hostPath(root, `/proc/net/${file}`), 'latin1'), protocol));
+        sockets.push(...parseProcNet(readSeq(`/proc/net/${file}`), protocol));
       } catch {
         // no IPv6 on this kernel: nothing to list there
       }
