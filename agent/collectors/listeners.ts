@@ -4,6 +4,13 @@
  * runs only when a socket appears whose holder is not known yet, so the
  * steady state costs four file reads (and for tcp and tcp6, one walk of the
  * kernel's TCP hash each: see seq-file.ts).
+ *
+ * The scan reads a link per open file of every process until it has found
+ * what it looks for, so it looks at the newest processes first (a new socket
+ * is most often a new process's). A socket no process holds (the kernel's:
+ * WireGuard, VXLAN, NFS; or a process out of sight) would make every scan
+ * read them all: its holder is looked for again after retryMs, then after
+ * twice as long each time it is not found, up to maxRetryMs.
  */
 import { endianness } from 'node:os';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -102,8 +109,10 @@ export const SOCKET_TABLE_EVERY = 6;
 
 export interface ListenerReaderOptions {
   root?: string;
-  /** Holders not found are looked for again after this long (default 60 s). */
+  /** Holders not found are looked for again after this long (default 60 s), then twice as long each time. */
   retryMs?: number;
+  /** The longest wait before a holder not found is looked for again (default 30 min). */
+  maxRetryMs?: number;
   now?: () => number;
 }
 
@@ -116,9 +125,10 @@ export interface ListenerReader {
 export function createListenerReader(opts: ListenerReaderOptions): ListenerReader {
   const root = opts.root ?? '/';
   const retryMs = opts.retryMs ?? 60_000;
+  const maxRetryMs = opts.maxRetryMs ?? 30 * 60_000;
   const now = opts.now ?? Date.now;
-  /** Socket inode -> holding pid (null: looked, not found, at `at`). */
-  const holders = new Map<number, { pid: number | null; at: number }>();
+  /** Socket inode -> holding pid (null: looked, not found, at `at`; the next look after `waitMs`). */
+  const holders = new Map<number, { pid: number | null; at: number; waitMs: number }>();
   const readSeq = createSeqFileReader(root);
   let lastSockets: NetSocket[] | undefined;
   let lastSignature: string | undefined;
@@ -148,7 +158,8 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
   /** Maps socket inodes to pids by reading every process's fd links. */
   function scan(wanted: Set<number>, processes: ProcessInfo[]): void {
     const t = now();
-    for (const p of processes) {
+    const newestFirst = [...processes].sort((a, b) => b.startTime - a.startTime);
+    for (const p of newestFirst) {
       if (wanted.size === 0) break;
       let fds: string[];
       try {
@@ -161,10 +172,14 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
         try { link = readlinkSync(hostPath(root, `/proc/${p.pid}/fd/${fd}`)); } catch { continue; }
         if (!link.startsWith('socket:[')) continue;
         const inode = Number(link.slice(8, -1));
-        if (wanted.delete(inode)) holders.set(inode, { pid: p.pid, at: t });
+        if (wanted.delete(inode)) holders.set(inode, { pid: p.pid, at: t, waitMs: 0 });
       }
     }
-    for (const inode of wanted) holders.set(inode, { pid: null, at: t });
+    for (const inode of wanted) {
+      const before = holders.get(inode);
+      const waitMs = before?.pid === null ? Math.min(before.waitMs * 2, maxRetryMs) : retryMs;
+      holders.set(inode, { pid: null, at: t, waitMs });
+    }
   }
 
   return {
@@ -178,7 +193,7 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
         if (s.inode === 0) continue;
         live.add(s.inode);
         const h = holders.get(s.inode);
-        const stale = !h || (h.pid === null ? t - h.at >= retryMs : !byPid.has(h.pid));
+        const stale = !h || (h.pid === null ? t - h.at >= h.waitMs : !byPid.has(h.pid));
         if (stale) wanted.add(s.inode);
       }
       for (const inode of holders.keys()) if (!live.has(inode)) holders.delete(inode);

@@ -1,13 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createListenerReader, decodeAddress, formatIpv6, parseProcNet, SOCKET_TABLE_EVERY } from '../../../agent/collectors/listeners.ts';
 import { createProcessReader } from '../../../agent/collectors/processes.ts';
-import { ROOT, freePort, waitFor } from '../../helpers/processes.ts';
+import { ROOT, freePort, tempDir, waitFor } from '../../helpers/processes.ts';
+import type { ProcessInfo } from '../../../protocol/workloads.ts';
 
 const fixture = (name: string) => readFileSync(join(ROOT, 'test/fixtures/workloads', name), 'latin1');
 
@@ -94,6 +95,39 @@ test('the socket tables are read again only when the kernel\'s socket counts or 
   }
 });
 
+
+test('a socket no process holds is looked for again after retryMs, then twice as long each time; a holder that comes is then found', async () => {
+  const root = tempDir('listeners');
+  try {
+    mkdirSync(join(root, 'proc/net'), { recursive: true });
+    // One listener on 127.0.0.1:8080 (inode 5555), little-endian as on x86 and ARM.
+    writeFileSync(join(root, 'proc/net/tcp'), '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
+      + '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5555 1 0000000000000000 100 0 0 10 0\n');
+    const proc = (pid: number, startTime: number): ProcessInfo => ({ pid, ppid: 1, name: `p${pid}`, cmdline: `p${pid}`, uid: 0, user: 'root', startTime, cpuSeconds: 0, rssBytes: 0, owner: {} });
+    for (const pid of [100, 200]) mkdirSync(join(root, `proc/${pid}/fd`), { recursive: true });
+    symlinkSync('/dev/null', join(root, 'proc/200/fd/0'));
+    const procs = [proc(100, 1000), proc(200, 2000)];
+    let now = 0;
+    const reader = createListenerReader({ root, now: () => now, retryMs: 60_000, maxRetryMs: 240_000 });
+    const pidAt = async (t: number) => { now = t; return (await reader.read(procs)).find((p) => p.port === 8080)!.pid; };
+    assert.is(await pidAt(0), undefined, 'nobody holds it');
+    symlinkSync('socket:[5555]', join(root, 'proc/100/fd/3'));
+    assert.is(await pidAt(59_999), undefined, 'not looked for before retryMs');
+    assert.is(await pidAt(60_000), 100, 'found at the first retry');
+    rmSync(join(root, 'proc/100/fd/3'));
+    // Its holder gone from the list: looked for at once, not found; then 60 s later, then 120 s later.
+    const gone = [proc(200, 2000)];
+    const pidNow = async (t: number) => { now = t; return (await reader.read(gone)).find((p) => p.port === 8080)!.pid; };
+    assert.is(await pidNow(61_000), undefined);
+    assert.is(await pidNow(121_000), undefined, 'second miss at +60 s');
+    symlinkSync('socket:[5555]', join(root, 'proc/200/fd/4'));
+    assert.is(await pidNow(240_999), undefined, 'the next look is 120 s later');
+    assert.is(await pidNow(241_000), 200);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('real host: a new listener in a process already known is seen at the next read', async () => {
   const procs = createProcessReader({});
   const reader = createListenerReader({});
@@ -110,5 +144,6 @@ test('real host: a new listener in a process already known is seen at the next r
     server.close();
   }
 });
+
 
 test.run();
