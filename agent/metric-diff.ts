@@ -44,8 +44,8 @@ interface SentFamily {
   type: MetricType;
   help: string;
   labels: readonly string[];
-  /** Series by label values joined with NUL: id and last value sent. */
-  series: Map<string, { id: number; v: number }>;
+  /** Series by label values joined with NUL: id, last value sent, and the last diff that saw it. */
+  series: Map<string, { id: number; v: number; seen: number }>;
 }
 
 /** Starts a new generation before ids could pass the wire's bound. */
@@ -61,6 +61,8 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
   let nextId = 0;
   let sent = new Map<string, SentFamily>();
   let count = 0;
+  /** Counts diffs: a series not stamped with this one's number is gone (a stamp, not a set of keys per family per interval). */
+  let round = 0;
 
   /** Builds records, cutting to a new one when the current one is full. */
   function recorder(ts: number, reset: boolean) {
@@ -150,6 +152,7 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
     }
     const r = recorder(ts, full);
     const seen = new Set<string>();
+    const stamp = ++round;
     for (const fam of families) {
       if (seen.has(fam.name)) continue; // collectors' outputs are merged; the first of a name wins
       seen.add(fam.name);
@@ -160,28 +163,31 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
         sent.set(fam.name, s);
       }
       const n = fam.labels.length;
-      const live = new Set<string>();
+      let live = 0;
       const all = fam.labelValues;
       for (let i = 0; i < fam.values.length; i++) {
         const key = n === 0 ? '' : n === 1 ? all[i]! : all.slice(i * n, i * n + n).join('\u0000');
         const v = fam.values[i]!;
-        live.add(key);
         const have = s.series.get(key);
         if (have) {
+          // A label set repeated in one family (the writer drops them) counts once.
+          if (have.seen !== stamp) live++;
+          have.seen = stamp;
           if (have.v !== v) {
             have.v = v;
             r.set(have.id, v);
           }
         } else if (count < METRIC_LIMITS.series) {
           const id = nextId++;
-          s.series.set(key, { id, v });
+          s.series.set(key, { id, v, seen: stamp });
+          live++;
           count++;
           r.add(s, fam.name, id, all.slice(i * n, i * n + n), v);
         }
       }
-      if (live.size < s.series.size) {
+      if (live < s.series.size) {
         for (const [key, x] of s.series) {
-          if (live.has(key)) continue;
+          if (x.seen === stamp) continue;
           s.series.delete(key);
           count--;
           r.del(x.id);
@@ -217,5 +223,7 @@ function jsonBytes(s: string): number {
 }
 
 function sameLabels(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((l, i) => l === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -53,13 +53,13 @@ export class MetricNameError extends Error {
 export function checkFamilyNames(name: string, labels: readonly string[]): void {
   if (name.length > METRIC_LIMITS.name || !NAME_RE.test(name)) throw new MetricNameError(`not a metric name: ${JSON.stringify(name.slice(0, 64))}`);
   if (labels.length > METRIC_LIMITS.labels) throw new MetricNameError(`${name} has ${labels.length} labels, more than ${METRIC_LIMITS.labels}`);
-  const seen = new Set<string>();
-  for (const l of labels) {
+  // Every family of every collector comes here every interval: a few labels, compared pairwise, allocate nothing.
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
     if (l.length > METRIC_LIMITS.labelName || !LABEL_RE.test(l) || l.startsWith('__') || l === 'instance') {
       throw new MetricNameError(`${name}: ${JSON.stringify(l.slice(0, 64))} cannot be a label name here`);
     }
-    if (seen.has(l)) throw new MetricNameError(`${name} has the label ${l} twice`);
-    seen.add(l);
+    for (let j = 0; j < i; j++) if (labels[j] === l) throw new MetricNameError(`${name} has the label ${l} twice`);
   }
 }
 
@@ -70,7 +70,9 @@ function cut(s: string, max: number): string {
 
 /** Creates a writer that keeps at most `maxSeries` series. */
 export function createCollectorOutput(maxSeries: number): CollectorOutput {
-  const families = new Map<string, CollectedFamily & { keys: Set<string> | undefined }>();
+  const families = new Map<string, CollectedFamily>();
+  /** The label sets of a family with two series or more, to drop repeats; kept apart so families() hands out the families as they are. */
+  const keysOf = new Map<CollectedFamily, Set<string>>();
   let count = 0;
   let droppedCount = 0;
   let droppedReason: string | undefined;
@@ -87,7 +89,7 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
       }
     } else {
       checkFamilyNames(name, labels);
-      fam = { name, type, help: cut(help, METRIC_LIMITS.help), labels: [...labels], labelValues: [], values: [], keys: undefined };
+      fam = { name, type, help: cut(help, METRIC_LIMITS.help), labels: [...labels], labelValues: [], values: [] };
       families.set(name, fam);
     }
     const f = fam;
@@ -100,13 +102,16 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
       if (n > 0) {
         // Repeated label sets are rare (textfiles); the key set is only built once a family has two series.
         if (f.values.length > 0) {
-          if (!f.keys) {
-            f.keys = new Set();
-            for (let i = 0; i < f.values.length; i++) f.keys.add(f.labelValues.slice(i * n, i * n + n).join('\u0000'));
+          let keys = keysOf.get(f);
+          if (!keys) {
+            keys = new Set();
+            for (let i = 0; i < f.values.length; i++) keys.add(n === 1 ? f.labelValues[i]! : f.labelValues.slice(i * n, i * n + n).join('\u0000'));
+            keysOf.set(f, keys);
           }
-          const key = labelValues.join('\u0000');
-          if (f.keys.has(key)) { drop(`${name}: the same labels twice`); return; }
-          f.keys.add(key);
+          // One label (most families: device, cpu, groupname) is its own key: no string built per series.
+          const key = n === 1 ? labelValues[0]! : labelValues.join('\u0000');
+          if (keys.has(key)) { drop(`${name}: the same labels twice`); return; }
+          keys.add(key);
         }
         for (const v of labelValues) f.labelValues.push(cut(v, METRIC_LIMITS.labelValue));
       }
@@ -119,7 +124,11 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
     counter: (name, help, labels) => declare('counter', name, help, labels),
     gauge: (name, help, labels) => declare('gauge', name, help, labels),
     untyped: (name, help, labels) => declare('untyped', name, help, labels),
-    families: () => [...families.values()].filter((f) => f.values.length > 0).map(({ keys: _keys, ...f }) => f),
+    families: () => {
+      const out: CollectedFamily[] = [];
+      for (const f of families.values()) if (f.values.length > 0) out.push(f);
+      return out;
+    },
     dropped: () => ({ count: droppedCount, reason: droppedReason }),
   };
 }
