@@ -8,8 +8,8 @@
  * Kernel threads are most pids on a small host, never change and interest
  * neither reader (they have no command line, so no process group takes them
  * unless a configuration says so; see ProcessGroupsConfig.matchesWithoutCmdline):
- * once seen, a kernel thread's pid is skipped, and looked at again every
- * KTHREAD_RECHECK scans in case the pid was reused.
+ * once seen, a kernel thread's pid is skipped while it is listed, and looked
+ * at again every KTHREAD_RECHECK scans in any case.
  */
 import { readdirSync } from 'node:fs';
 import { createSmallFileReader, hostPath, isAbsent } from './read.ts';
@@ -129,9 +129,12 @@ export function createProcScan(opts: ProcScanOptions = {}): ProcScan {
       if (++scans % KTHREAD_RECHECK === 0) kthreads.clear();
       const procs: ProcStat[] = [];
       let errors = 0;
+      // A kernel thread that is gone (a kworker ends) frees its pid: forgotten at once, so a process that reuses it is read.
+      let skipped = 0;
       for (const entry of entries) {
         const pid = Number(entry);
-        if (!Number.isInteger(pid) || pid <= 0 || kthreads.has(pid)) continue;
+        if (!Number.isInteger(pid) || pid <= 0) continue;
+        if (kthreads.has(pid)) { skipped++; continue; }
         let stat: ProcStat | undefined;
         try {
           stat = parseProcStat(read(`/proc/${entry}/stat`));
@@ -142,6 +145,10 @@ export function createProcScan(opts: ProcScanOptions = {}): ProcScan {
         if (!stat) { errors++; continue; }
         if (skip && isKernelThread(stat)) { kthreads.add(pid); continue; }
         procs.push(stat);
+      }
+      if (skipped < kthreads.size) {
+        const listed = new Set(entries);
+        for (const pid of kthreads) if (!listed.has(String(pid))) kthreads.delete(pid);
       }
       last = { procs, errors };
       lastAt = t;

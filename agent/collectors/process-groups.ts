@@ -130,6 +130,8 @@ interface Tracked {
 
 /** A process's io, open files and wchan, kept while it does not run. */
 interface Quiet {
+  /** The scan of that run: the stat that says "asleep" must have been read after that run's status. */
+  scan: ProcScanResult;
   vcsw: number;
   nvcsw: number;
   io: { readBytes: number; writeBytes: number };
@@ -273,10 +275,10 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
           const st = parseStatus(status);
           // A single-threaded process asleep now that has not been switched out since the
           // last run has not run since (to run and sleep again is a voluntary switch, to be
-          // preempted an involuntary one; its status was read after the last run's status):
+          // preempted an involuntary one; its stat, from a newer scan, was read after the last run's status):
           // its io, open files and wchan are what they were then, and need no reading.
           const q = t.quiet;
-          const still = q !== undefined && stat.state === 'S' && stat.numThreads === 1 && q.vcsw === st.vcsw && q.nvcsw === st.nvcsw;
+          const still = q !== undefined && q.scan !== scanned && stat.state === 'S' && stat.numThreads === 1 && q.vcsw === st.vcsw && q.nvcsw === st.nvcsw;
           let partial = false;
           let io: { readBytes: number; writeBytes: number } | undefined;
           let fds = -1;
@@ -293,7 +295,7 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
             // A running process's wchan reads 0.
             wchan = wchanText === undefined || wchanText.trim() === '0' ? '' : wchanText.trim();
             // Kept only for a single-threaded process read whole: another thread runs unseen in the main thread's switches.
-            t.quiet = !partial && io && stat.numThreads === 1 ? { vcsw: st.vcsw, nvcsw: st.nvcsw, io, fds, wchan } : undefined;
+            t.quiet = !partial && io && stat.numThreads === 1 ? { scan: scanned, vcsw: st.vcsw, nvcsw: st.nvcsw, io, fds, wchan } : undefined;
           }
           if (t.limitsRead < 0 || runs - t.limitsRead >= LIMITS_EVERY) {
             const limits = tryRead(`/proc/${pid}/limits`);

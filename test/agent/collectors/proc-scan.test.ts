@@ -55,6 +55,27 @@ test('kernel threads are read on the first scan, skipped, and read again every K
   }
 });
 
+test('a kernel thread\'s pid that is gone is forgotten: a process that reuses it is read at the next scan', () => {
+  const root = tempDir('procscan-reuse');
+  try {
+    const write = (pid: number, comm: string, ppid: number, flags: number) => {
+      mkdirSync(join(root, 'proc', String(pid)), { recursive: true });
+      writeFileSync(join(root, 'proc', String(pid), 'stat'), statLine(pid, comm, ppid, flags));
+    };
+    write(7, 'kworker/0:1', 2, PF_KTHREAD);
+    write(50, 'cron', 1, 0x400100);
+    const scan = createProcScan({ root });
+    assert.equal(scan.read().procs.map((s) => s.pid), [50]);
+    assert.equal(scan.read().procs.map((s) => s.pid), [50]);
+    rmSync(join(root, 'proc', '7'), { recursive: true });
+    assert.equal(scan.read().procs.map((s) => s.pid), [50], 'the kworker ended');
+    write(7, 'sshd', 1, 0x400100);
+    assert.equal(scan.read().procs.map((s) => s.pid).sort((a, b) => a - b), [7, 50], 'its pid, reused, is a process like any other');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('real /proc: within maxAgeMs the process list and the process groups share one scan; an older one is read again', async () => {
   let now = 1_000_000;
   const small = createSmallFileReader('/');

@@ -251,6 +251,26 @@ test('a single-threaded process asleep and not switched out since the last run h
   }
 });
 
+test('two runs on one shared scan read the files again: its "asleep" was seen before the first run\'s status', async () => {
+  const root = hostTree();
+  try {
+    const idle: FakeProc = { pid: 60, comm: 'idle', cmdline: ['idle'], start: 100, vcsw: 10, readBytes: 100 };
+    writeProc(root, idle);
+    let now = 0;
+    const scan = createProcScan({ root, maxAgeMs: 1_000, now: () => now });
+    const collect = collectorOver(root, { scan });
+    const read = async () => (await collect()).series.get('namedprocess_namegroup_read_bytes_total{groupname="idle"}');
+    assert.is(await read(), 0);
+    writeProc(root, { ...idle, readBytes: 700 });
+    assert.is(await read(), 600, 'the same scan: read again');
+    writeProc(root, { ...idle, readBytes: 900 });
+    now += 1_000;
+    assert.is(await read(), 600, 'a newer scan that says asleep, the same switches: not read');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('real /proc: a sleeping process that wakes, opens files and sleeps again is counted with them', async () => {
   const dir = tempDir('pgroups-real');
   const comm = `mstfd${process.pid % 1_000_000}`;
