@@ -78,6 +78,34 @@ test('series that come and go, and a family that comes back', () => {
   assert.is(hub.hub.seriesCount(1), 1);
 });
 
+test('the same label values interval after interval: only the changed values go; gone and back the same, sent whole again', () => {
+  const diff = createMetricDiff();
+  const hub = hubSide();
+  const cpu = (vals: number[], cpus = ['0', '1']) => fam('node_cpu_seconds_total', 'counter', ['cpu', 'mode'], cpus.flatMap((c, i) => [[vals[i * 2]!, c, 'user'], [vals[i * 2 + 1]!, c, 'idle']] as [number, string, string][]));
+  hub.apply(diff.snapshot([cpu([1, 2, 3, 4])], 1));
+  for (let t = 2; t < 5; t++) {
+    const recs = diff.delta([cpu([t, 2, 3, 4 + t])], t);
+    hub.apply(recs);
+    assert.equal(recs.map((r) => [r.set, r.fams, r.del]), [[[[0, t], [3, 4 + t]], undefined, undefined]], `interval ${t}: two values, no declarations`);
+  }
+  assert.match(hub.text(), 'node_cpu_seconds_total{instance="n1",cpu="1",mode="idle"} 8\n');
+  // The same series in another order are the same series: their ids, their values.
+  hub.apply(diff.delta([fam('node_cpu_seconds_total', 'counter', ['cpu', 'mode'], [[9, '1', 'idle'], [4, '0', 'user'], [2, '0', 'idle'], [3, '1', 'user']])], 5));
+  assert.match(hub.text(), 'node_cpu_seconds_total{instance="n1",cpu="1",mode="idle"} 9\n');
+  assert.match(hub.text(), 'node_cpu_seconds_total{instance="n1",cpu="0",mode="user"} 4\n');
+  hub.apply(diff.delta([], 6));
+  assert.is(hub.hub.seriesCount(1), 0);
+  const back = diff.delta([cpu([5, 6, 7, 8])], 7);
+  hub.apply(back);
+  assert.is(back[0]!.fams?.[0]?.ids.length, 4, 'every series added again, none only set');
+  assert.is(hub.hub.seriesCount(1), 4);
+  assert.match(hub.text(), 'node_cpu_seconds_total{instance="n1",cpu="1",mode="idle"} 8\n');
+  hub.apply(diff.delta([cpu([5, 6, 7, 9], ['0', '2'])], 8));
+  assert.not.match(hub.text(), 'cpu="1"');
+  assert.match(hub.text(), 'node_cpu_seconds_total{instance="n1",cpu="2",mode="idle"} 9\n');
+  assert.is(hub.hub.seriesCount(1), 4);
+});
+
 test('a family whose type or labels changed starts a new generation', () => {
   const diff = createMetricDiff();
   const hub = hubSide();
