@@ -15,11 +15,11 @@
  * the container reader (agent/collectors/containers.ts), which asks Docker
  * every interval already; this collector only reads files.
  */
-import { readlinkSync, readFileSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import type { ContainerInfo } from '../../protocol/workloads.ts';
 import { cgroupLines } from './cgroup-owner.ts';
 import { parseNetDevColumns } from './net-dev.ts';
-import { hostPath, isAbsent } from './read.ts';
+import { hostPath, isAbsent, readWhole } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** The running containers as Docker last reported them. */
@@ -258,7 +258,7 @@ export function createContainerCollector(opts: ContainerCollectorOptions = {}): 
     maxSeries: 100_000,
     whenAbsent: 'quiet',
     create(ctx) {
-      const read: Read = (p) => readFileSync(hostPath(ctx.root, p), 'utf8');
+      const read: Read = (p) => readWhole(hostPath(ctx.root, p));
       const tryRead: TryRead = (p) => {
         try {
           return read(p);

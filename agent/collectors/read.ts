@@ -98,18 +98,60 @@ export async function attempt<T>(
 }
 
 /**
+ * Node 20 and later read a whole file in C++ (readFileUtf8); Node 18's
+ * readFileSync is JavaScript that allocates a 64 KiB buffer for every file of
+ * unknown size, which /proc and /sys files are: 44 us a file there, against
+ * 29 us for {@link readWhole}'s pooled chunks (Node 24: 20 against 26).
+ */
+const READ_FILE_IN_CPP = Number(process.versions.node.split('.')[0]) >= 20;
+
+/** Chunks of the read below: under half of Buffer.poolSize, so they come from Node's pool. */
+const CHUNK = 4000;
+
+/** A whole file's text (UTF-8): readFileSync where it is fast, {@link readInChunks} on Node 18. */
+export function readWhole(file: string): string {
+  return READ_FILE_IN_CPP ? readFileSync(file, 'utf8') : readInChunks(file);
+}
+
+/** A whole file's text (UTF-8) by open, reads into chunks from Node's buffer pool, close. */
+export function readInChunks(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const first = Buffer.allocUnsafe(CHUNK);
+    let n = readSync(fd, first, 0, CHUNK, null);
+    if (n === 0) return '';
+    // A read returns less than asked for when the file has more (a seq_file gives a page at a time): read to the end.
+    if (n < CHUNK) {
+      const m = readSync(fd, first, n, CHUNK - n, null);
+      if (m === 0) return first.toString('utf8', 0, n);
+      n += m;
+    }
+    const parts = [first.subarray(0, n)];
+    for (;;) {
+      const more = Buffer.allocUnsafe(CHUNK);
+      const m = readSync(fd, more, 0, CHUNK, null);
+      if (m === 0) break;
+      parts.push(more.subarray(0, m));
+    }
+    return Buffer.concat(parts).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Reads a /proc or /sys file under `root` synchronously: both are generated
  * in memory on the spot, and a synchronous read is a tenth of the CPU of an
  * asynchronous one (see readProcText). The metrics collectors read with it.
  */
 export function readFileAt(root: string, path: string): string {
-  return readFileSync(hostPath(root, path), 'utf8');
+  return readWhole(hostPath(root, path));
 }
 
 /** A sysfs attribute, trimmed, or undefined when it cannot be read (absent, EINVAL from a device that is down...). */
 export function tryReadSys(root: string, path: string): string | undefined {
   try {
-    return readFileSync(hostPath(root, path), 'utf8').trim();
+    return readWhole(hostPath(root, path)).trim();
   } catch {
     return undefined;
   }
