@@ -53,8 +53,11 @@ test('real host: a child is read with pid, parent, user, command line, start tim
     assert.is(procs.user, process.getuid!() === 0 ? 'root' : procs.user);
     assert.ok(Math.abs(procs.startTime - before) < 5, `start time ${procs.startTime} vs ${before}`);
     assert.ok(procs.rssBytes > 0);
+    // Idle once it sleeps in nanosleep: before that it may still be loading its libraries (its RSS grows).
+    await waitFor('the child asleep', () => /sleep/.test(readFileSync(`/proc/${child.pid}/wchan`, 'utf8')));
+    const idle = (await reader.read()).find((p) => p.pid === child.pid);
     const again = (await reader.read()).find((p) => p.pid === child.pid);
-    assert.equal(again, procs, 'an idle process reads the same twice');
+    assert.equal(again, idle, 'an idle process reads the same twice');
     const self = (await reader.read()).find((p) => p.pid === process.pid)!;
     assert.ok(self.cpuSeconds > 0, 'this busy test process has used CPU');
     assert.ok(!(await reader.read()).some((p) => p.cmdline === '' && p.ppid === 2), 'no kernel threads');
