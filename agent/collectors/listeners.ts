@@ -13,7 +13,7 @@
  * twice as long each time it is not found, up to maxRetryMs.
  */
 import { endianness } from 'node:os';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { ListenPort, ProcessInfo } from '../../protocol/workloads.ts';
 import { hostPath } from './read.ts';
 import { createSeqFileReader } from './seq-file.ts';
@@ -82,31 +82,6 @@ export function parseProcNet(text: string, protocol: 'tcp' | 'udp', littleEndian
   return out;
 }
 
-/**
- * How many sockets of each kind the kernel has in use, from /proc/net/sockstat
- * and sockstat6 (`TCP: inuse 5 ...`): a listener that opens or closes moves
- * one of these. Undefined when they cannot be read.
- */
-export function socketCounts(root: string): string | undefined {
-  try {
-    const text = readFileSync(hostPath(root, '/proc/net/sockstat'), 'latin1') + readFileSync(hostPath(root, '/proc/net/sockstat6'), 'latin1');
-    return (text.match(/^(?:TCP|UDP|TCP6|UDP6): inuse \d+/gm) ?? []).join(',');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Reads of /proc/net/{tcp,udp}{,6} that may be skipped in a row while the
- * kernel's socket counts and the set of processes stay the same. Each of
- * those files costs a walk of a whole kernel hash table, sized by the
- * machine's memory, not by its sockets: ~5 % of the agent's CPU at idle on a
- * 24 GiB machine with a dozen sockets (perf). A listener that opens or
- * closes moves the counts; one that closes while another opens within an
- * interval is seen by the read this many intervals on.
- */
-export const SOCKET_TABLE_EVERY = 6;
-
 export interface ListenerReaderOptions {
   root?: string;
   /** Holders not found are looked for again after this long (default 60 s), then twice as long each time. */
@@ -130,17 +105,8 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
   /** Socket inode -> holding pid (null: looked, not found, at `at`; the next look after `waitMs`). */
   const holders = new Map<number, { pid: number | null; at: number; waitMs: number }>();
   const readSeq = createSeqFileReader(root);
-  let lastSockets: NetSocket[] | undefined;
-  let lastSignature: string | undefined;
-  let skipped = 0;
-
-  /** The listening sockets, read again only when something says they may have changed. */
-  function readSockets(processes: ProcessInfo[]): NetSocket[] {
-    const counts = socketCounts(root);
-    let pidSum = 0;
-    for (const p of processes) pidSum += p.pid;
-    const signature = counts === undefined ? undefined : `${counts}|${processes.length}:${pidSum}`;
-    if (lastSockets && signature !== undefined && signature === lastSignature && ++skipped < SOCKET_TABLE_EVERY) return lastSockets;
+  /** The listening sockets: each file is a walk of a whole kernel hash table, read once per call. */
+  function readSockets(): NetSocket[] {
     const sockets: NetSocket[] = [];
     for (const [file, protocol] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
       try {
@@ -149,9 +115,6 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
         // no IPv6 on this kernel: nothing to list there
       }
     }
-    lastSockets = sockets;
-    lastSignature = signature;
-    skipped = 0;
     return sockets;
   }
 
@@ -184,7 +147,7 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
 
   return {
     async read(processes) {
-      const sockets = readSockets(processes);
+      const sockets = readSockets();
       const byPid = new Map(processes.map((p) => [p.pid, p]));
       const t = now();
       const wanted = new Set<number>();
