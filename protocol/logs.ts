@@ -17,9 +17,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Count, EpochMs, List, Pid, Seq, Str } from './bounds.ts';
-
-export { CUT_MARKER, LOG_LIMITS } from './plain.ts';
 import { CUT_MARKER, LOG_LIMITS } from './plain.ts';
+
+export { CUT_MARKER, LOG_LIMITS };
 
 /** Levels as Loki's `level` label has them (its own discovery uses the same words). */
 export const LogLevel = Type.Union([

@@ -27,9 +27,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Count, EpochMs, List, Seq, Str } from './bounds.ts';
-
-export { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN } from './plain.ts';
 import { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN } from './plain.ts';
+
+export { LABEL_NAME_PATTERN, MAX_METRIC_VALUE, METRIC_LIMITS, METRIC_NAME_PATTERN };
 
 /** A sample value: finite and bounded (NaN and infinities have no JSON form; the agent drops such series). */
 const Value = () => Type.Number({ minimum: -MAX_METRIC_VALUE, maximum: MAX_METRIC_VALUE });

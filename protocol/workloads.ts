@@ -5,10 +5,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Count, Counter, EpochMs, EpochS, List, MAX_PID, Pid, Seq, Str } from './bounds.ts';
-const Labels = () => Type.Record(Type.String({ maxLength: 256 }), Str(4096), { maxProperties: 256 });
+import { MAX_CMDLINE, portKey } from './plain.ts';
 
-export { MAX_CMDLINE, portKey } from './plain.ts';
-import { MAX_CMDLINE } from './plain.ts';
+export { MAX_CMDLINE, portKey };
+
+const Labels = () => Type.Record(Type.String({ maxLength: 256 }), Str(4096), { maxProperties: 256 });
 
 /** Who owns a process or a socket, from the process's cgroup. */
 export const Owner = Type.Object({
