@@ -26,7 +26,8 @@ import { CA_HASH_RE, resolveHubTrust } from './hub-trust.ts';
 import { createUpgrader } from './upgrade.ts';
 import { createLogCollector } from './logs/collector.ts';
 import { existsSync, statSync } from 'node:fs';
-import { createMetricsCollector, type CollectorSwitches } from './collectors/registry.ts';
+import { createMetricsCollector, enabledCollectors, type CollectorSwitches } from './collectors/registry.ts';
+import type { ContainerCgroupUse } from './collectors/container-cgroups.ts';
 import { nodeCollectors, type NodeCollectorOptions } from './collectors/node-collectors.ts';
 import { parseProcessGroups, ProcessGroupsConfigError } from './collectors/process-groups-config.ts';
 
@@ -369,9 +370,14 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   // The container reader's events ask the agent for an early read; the agent does not exist yet here.
   let agentRef: Agent | undefined;
   const docker = createDockerClient({ socketPath: config.dockerSocket });
+  // Containers' use comes from the cgroups the cAdvisor collector reads each interval, not Docker's
+  // one-shot stats (an HTTP round trip per container per interval), unless that collector is off.
+  let cgroupUse: ReadonlyMap<string, ContainerCgroupUse> = new Map();
+  const cgroupsCollected = enabledCollectors(nodeCollectors(config.collectorOptions), config.collectors).some((c) => c.name === 'containers');
   const containers = createContainerReader({
     docker,
     onChange: () => agentRef?.refreshWorkloads(),
+    ...(cgroupsCollected ? { cgroupUse: () => cgroupUse } : {}),
   });
   const units = createUnitReader({});
   // One pass over /proc/PID/stat per sample for the process list and the process groups, read a few ms apart.
@@ -391,7 +397,7 @@ export async function startAgent(config: AgentConfig, hooks: { onFatal?: (code: 
   const trust = () => resolveHubTrust({ hub: config.hub, stateDir: config.stateDir, ...(config.caHash ? { caHash: config.caHash } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
   const upgrader = createUpgrader({ home: config.home, hub: config.hub, trust, version: MUSTER_VERSION, now: Date.now });
   const metrics = createMetricsCollector({
-    registry: nodeCollectors({ ...config.collectorOptions, containers: { containers }, processGroups: { ...config.collectorOptions.processGroups, scan: procScan } }),
+    registry: nodeCollectors({ ...config.collectorOptions, containers: { containers, onUse: (use) => { cgroupUse = use; } }, processGroups: { ...config.collectorOptions.processGroups, scan: procScan } }),
     switches: config.collectors,
     ...(config.textfileDir !== undefined ? { textfileDir: config.textfileDir } : {}),
     onFailure: (collector, error, absent) => {

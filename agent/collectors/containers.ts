@@ -9,6 +9,7 @@ import type { ContainerInfo, ContainerUse, PublishedPort } from '../../protocol/
 import { MAX_CMDLINE } from '../../protocol/plain.ts';
 import { redactArgs, redactLabels } from '../../protocol/redact.ts';
 import type { DockerClient, DockerEvent, EventSubscription } from '../docker-client.ts';
+import type { ContainerCgroupUse } from './container-cgroups.ts';
 import { truncate } from './read.ts';
 import { byCodeUnit } from '../compare.ts';
 
@@ -151,6 +152,12 @@ export type ContainerReading =
 
 export interface ContainerReaderDeps {
   docker: DockerClient;
+  /**
+   * What each running container used, by id, as the cAdvisor collector last
+   * read it from the cgroups (container-cgroups.ts). Given, the reader asks
+   * Docker for no one-shot stats; absent (that collector switched off), it does.
+   */
+  cgroupUse?: () => ReadonlyMap<string, ContainerCgroupUse>;
   /** Called when the event stream reports a change, so the caller can read again now. */
   onChange?: () => void;
   /** For the event stream's reconnect delay. */
@@ -306,6 +313,16 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
         const running = c.info.state === 'running';
         containers.push(!running && stopRequested.has(c.info.id) ? { ...c.info, stopRequested: true } : c.info);
         if (running) active.push(c);
+      }
+      if (deps.cgroupUse) {
+        // As of the collector's last run, a few ms to one interval old: as the stats below are.
+        const latest = deps.cgroupUse();
+        const use: ContainerUse[] = [];
+        for (const c of active) {
+          const u = latest.get(c.info.id);
+          if (u) use.push({ id: c.info.id, ...u, ...(c.memoryLimit ? { memoryLimitBytes: c.memoryLimit } : {}) });
+        }
+        return { ok: true, containers, use };
       }
       // Docker answers a one-shot stats request only at its next collection tick (up to 1 s later),
       // so stats are fetched beside the read and reported by the next one: a container change is

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createContainerReader, LIST_EVERY_QUIET_READS, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
 import { createDockerClient } from '../../../agent/docker-client.ts';
+import { createContainerCollector, type ContainerCgroupUse } from '../../../agent/collectors/container-cgroups.ts';
+import { createMetricsCollector } from '../../../agent/collectors/registry.ts';
 import { ROOT, freePort, tempDir, waitFor } from '../../helpers/processes.ts';
 import { TEST_IMAGE, TEST_LABEL, docker, dockerReady, removeTestContainers } from '../../helpers/docker.ts';
 
@@ -164,6 +166,36 @@ test('real Docker: while the event stream is up and quiet, reads reuse the conta
       await reader.read();
       return lists.length === n;
     }, 10_000, 100);
+  } finally {
+    reader.close();
+    await docker('rm', '-f', name).catch(() => '');
+  }
+});
+
+test('real Docker: with the cAdvisor collector\'s cgroup readings, a container\'s use needs no stats request to Docker', async () => {
+  if (!(await dockerReady())) return;
+  const prefix = 'muster-t-cru-';
+  await removeTestContainers(prefix);
+  const name = `${prefix}${process.pid}`;
+  const real = createDockerClient();
+  const asked: string[] = [];
+  const counted = { ...real, get: <T>(path: string) => { asked.push(path); return real.get<T>(path); } };
+  let latest: ReadonlyMap<string, ContainerCgroupUse> = new Map();
+  const reader = createContainerReader({ docker: counted, cgroupUse: () => latest });
+  const metrics = createMetricsCollector({ registry: [createContainerCollector({ containers: reader, onUse: (u) => { latest = u; } })] });
+  try {
+    const id = await docker('run', '-d', '--name', name, '-l', TEST_LABEL, '--memory', '64m', TEST_IMAGE, 'sh', '-c', 'x=$(head -c 2000000 /dev/zero | tr "\\0" a); sleep 300');
+    const use = await waitFor('the container\'s use from its cgroup', async () => {
+      await reader.read();
+      await metrics.collect();
+      const r = await reader.read();
+      return r.ok ? r.use.find((u) => u.id === id && u.memoryBytes > 0) : undefined;
+    }, 15_000, 200);
+    assert.is(use.memoryLimitBytes, 64 * 1024 * 1024);
+    assert.ok(use.workingSetBytes > 0 && use.workingSetBytes <= use.memoryBytes, JSON.stringify(use));
+    assert.ok(use.cpuSeconds > 0, 'it ran');
+    assert.ok(use.rxBytes >= 0 && use.txBytes >= 0);
+    assert.not.ok(asked.some((p) => p.includes('/stats')), `no stats request: ${asked.join(', ')}`);
   } finally {
     reader.close();
     await docker('rm', '-f', name).catch(() => '');
