@@ -140,7 +140,8 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
     }
     for (const inode of wanted) {
       const before = holders.get(inode);
-      const waitMs = before?.pid === null ? Math.min(before.waitMs * 2, maxRetryMs) : retryMs;
+      // Missed once, looked for at the next read: its process may have started between the process list and the socket tables.
+      const waitMs = before?.pid !== null ? 0 : before.waitMs === 0 ? retryMs : Math.min(before.waitMs * 2, maxRetryMs);
       holders.set(inode, { pid: null, at: t, waitMs });
     }
   }

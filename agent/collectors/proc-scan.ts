@@ -92,8 +92,14 @@ export interface ProcScanResult {
 
 /** Hands out a recent scan of /proc. */
 export interface ProcScan {
-  /** A scan at most maxAgeMs old; throws when /proc cannot be listed. */
-  read(): ProcScanResult;
+  /**
+   * A scan at most maxAgeMs old, or with `fresh` a new one; throws when /proc
+   * cannot be listed. The process list asks for a fresh one: the listeners tie
+   * sockets read right after it to its processes, and a socket of a process
+   * that started after the scan would have no holder. The process groups,
+   * which run after it in the same sample, take that scan again.
+   */
+  read(fresh?: boolean): ProcScanResult;
 }
 
 export interface ProcScanOptions {
@@ -122,9 +128,9 @@ export function createProcScan(opts: ProcScanOptions = {}): ProcScan {
   let lastAt = 0;
 
   return {
-    read() {
+    read(fresh = false) {
       const t = now();
-      if (last && maxAgeMs > 0 && t - lastAt < maxAgeMs && t >= lastAt) return last;
+      if (!fresh && last && maxAgeMs > 0 && t - lastAt < maxAgeMs && t >= lastAt) return last;
       const entries = readdirSync(hostPath(root, '/proc'));
       if (++scans % KTHREAD_RECHECK === 0) kthreads.clear();
       const procs: ProcStat[] = [];

@@ -134,7 +134,7 @@ export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
       users.refresh();
       const seen = new Set<number>();
       const out: ProcessInfo[] = [];
-      for (const stat of scan.read().procs) {
+      for (const stat of scan.read(true).procs) {
         // A scan that keeps kernel threads (for a process groups configuration that takes them) has them here;
         // kthreadd and its children are left out too, flag or not, as they always were.
         if (isKernelThread(stat) || stat.pid === 2 || stat.ppid === 2) continue;
