@@ -5,28 +5,22 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { AgentMessage } from './messages.ts';
+import { frameTypeOf, parseFrameJson, type Decoder } from './frame-json.ts';
 
-/** Why a frame was refused. */
-export type DecodeFailure = { ok: false; code: 'MUSTER_ERR_FRAME_NOT_JSON' | 'MUSTER_ERR_FRAME_INVALID'; reason: string };
-export type DecodeResult<T> = { ok: true; value: T } | DecodeFailure;
-
-/** A function that turns raw frame text into a validated message or a failure with a reason. */
-export type Decoder<T> = (raw: string) => DecodeResult<T>;
+export type { DecodeFailure, DecodeResult, Decoder } from './frame-json.ts';
 
 /** Builds a decoder for one schema; the validator is compiled here, not per frame. */
 export function createDecoder<S extends TSchema>(schema: S): Decoder<Static<S>> {
   const check = TypeCompiler.Compile(schema);
   return (raw) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (err) {
-      return { ok: false, code: 'MUSTER_ERR_FRAME_NOT_JSON', reason: `frame is not JSON: ${(err as Error).message}` };
-    }
+    const parsed = parseFrameJson(raw);
+    if (!parsed.ok) return parsed;
+    const value = parsed.value;
     if (check.Check(value)) return { ok: true, value };
     const first = check.Errors(value).First();
     const where = first?.path || '/';
-    const type = typeof value === 'object' && value !== null && 'type' in value ? String((value as { type: unknown }).type).slice(0, 32) : '?';
+    const t = frameTypeOf(value);
+    const type = t === undefined ? '?' : String(t).slice(0, 32);
     return { ok: false, code: 'MUSTER_ERR_FRAME_INVALID', reason: `frame of type '${type}' fails the schema at ${where}: ${first?.message ?? 'invalid'}` };
   };
 }
