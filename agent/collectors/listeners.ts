@@ -2,8 +2,11 @@
  * Listening TCP sockets and bound UDP sockets, from /proc/net/{tcp,tcp6,udp,udp6},
  * each tied to the process that holds it through /proc/PID/fd. The fd scan
  * runs only when a socket appears whose holder is not known yet, so the
- * steady state costs four file reads (and for tcp and tcp6, one walk of the
- * kernel's TCP hash each: see seq-file.ts).
+ * steady state costs four file reads. Of tcp and tcp6 only the listening
+ * sockets are read, which the kernel lists before all others: the read stops
+ * at the first socket that is not listening, so neither the number of
+ * connections nor the size of the kernel's TCP hash sets its cost (see
+ * seq-file.ts).
  *
  * The scan reads a link per open file of every process until it has found
  * what it looks for, so it looks at the newest processes first (a new socket
@@ -16,7 +19,7 @@ import { endianness } from 'node:os';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { ListenPort, ProcessInfo } from '../../protocol/workloads.ts';
 import { hostPath } from './read.ts';
-import { createSeqFileReader } from './seq-file.ts';
+import { createSeqFileReader, createSeqPrefixReader } from './seq-file.ts';
 
 /** One socket line of /proc/net/*. */
 export interface NetSocket {
@@ -27,6 +30,10 @@ export interface NetSocket {
 }
 
 const TCP_LISTEN = '0A';
+/** A /proc/net/tcp or tcp6 record of a listening socket: `  sl: local remote st ...`. */
+const LISTEN_RECORD = /^\s*\d+: \S+ \S+ 0A /;
+/** Bytes asked for per listener expected in a tcp or tcp6 read (their records are 150 and ~180 bytes). */
+const TCP_RECORD_BYTES = 180;
 const UDP_UNCONNECTED = '07';
 
 /** Formats 16 bytes as an IPv6 address, compressing the longest run of zero groups, with mapped IPv4 as ::ffff:a.b.c.d. */
@@ -105,12 +112,22 @@ export function createListenerReader(opts: ListenerReaderOptions): ListenerReade
   /** Socket inode -> holding pid (null: looked, not found, at `at`; the next look after `waitMs`). */
   const holders = new Map<number, { pid: number | null; at: number; waitMs: number }>();
   const readSeq = createSeqFileReader(root);
-  /** The listening sockets: each file is a walk of a whole kernel hash table, read once per call. */
+  const readPrefix = createSeqPrefixReader(root);
+  /** Listeners seen in tcp and tcp6 at the last read: what the next read asks the kernel for first. */
+  const lastListening = { tcp: 0, tcp6: 0 };
+  const isListening = (record: string) => LISTEN_RECORD.test(record);
+  /** The listening sockets: tcp and tcp6 up to their first socket that is not listening, udp and udp6 whole. */
   function readSockets(): NetSocket[] {
     const sockets: NetSocket[] = [];
     for (const [file, protocol] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
       try {
-        sockets.push(...parseProcNet(readSeq(`/proc/net/${file}`), protocol));
+        if (file === 'tcp' || file === 'tcp6') {
+          const found = parseProcNet(readPrefix(`/proc/net/${file}`, isListening, (lastListening[file] + 2) * TCP_RECORD_BYTES), protocol);
+          lastListening[file] = found.length;
+          sockets.push(...found);
+        } else {
+          sockets.push(...parseProcNet(readSeq(`/proc/net/${file}`), protocol));
+        }
       } catch {
         // no IPv6 on this kernel: nothing to list there
       }
