@@ -19,6 +19,11 @@
  * Targets: agent RSS over bare Node on the same binary <= 10 MiB; agent CPU
  * s/min <= node_exporter's; no child processes spawned per sample. (RSS
  * against node_exporter's is reported too: 2.5x was the first target.)
+ *
+ * When Debian's prometheus-process-exporter is installed it runs too, with
+ * the agent's default process groups (every process with a command line, by
+ * name) and scraped every 10 s: the agent replaces both, so the pair's sum is
+ * reported beside node_exporter alone.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +34,8 @@ import { dockerEventsBetween, forksSinceBoot, machineInfo } from './host-info.ts
 import { createJoinToken, hubApi, ROOT, startBenchHub, type BenchHub } from './hub-process.ts';
 import { freeLoopbackPort } from './loopback.ts';
 import { agentNodeFlags, KEEP_RUNTIME } from '../agent/runtime-flags.ts';
+import { DEFAULT_PROCESS_GROUPS_YAML } from '../agent/collectors/process-groups-config.ts';
+import { writeFileSync } from 'node:fs';
 import { BENCH_IMAGE, processCount, startBenchWorkload, type BenchWorkload } from './bench-workload.ts';
 import { bytesAckedTo, bytesBetween } from './socket-bytes.ts';
 import { clockTicksPerSecond, cpuSeconds, readProcCpu, readProcMemory, type ProcCpu, type ProcMemory } from './proc-stats.ts';
@@ -41,8 +48,9 @@ const USAGE = `Usage: node bench/agent-footprint.ts [--warmup 2m] [--duration 4m
        npm run bench:agent -- [flags]
 
 Measures the muster agent at idle (--interval 10s) beside prometheus-node-exporter
-scraped every 10 s, in one run: RSS (median, max, growth), CPU seconds per
-minute, child processes. Builds dist/muster-agent.js first.
+(and prometheus-process-exporter with the agent's default groups, when
+installed), each scraped every 10 s, in one run: RSS (median, max, growth),
+CPU seconds per minute, child processes. Builds dist/muster-agent.js first.
 
   --warmup DUR    time before the window (default 2m)
   --duration DUR  measurement window (default 4m)
@@ -66,6 +74,8 @@ minute, child processes. Builds dist/muster-agent.js first.
 `;
 
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+/** Optional: without it the pair's row is left out. */
+const PROCESS_EXPORTER = '/usr/bin/prometheus-process-exporter';
 const INTERVAL_MS = 10_000;
 const RSS_EVERY_MS = 1_000;
 const CHILD_SCAN_MS = 100;
@@ -158,12 +168,19 @@ runBench(USAGE, async (sup) => {
   const ticks = clockTicksPerSecond();
   log('building the agent bundle (node install/build-agent.ts)');
   execFileSync(process.execPath, [join(ROOT, 'install/build-agent.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const neVersion = /version (\S+)/.exec(execFileSync(NODE_EXPORTER, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))?.[1] ?? 'unknown';
+  // node_exporter says `version 1.5.0 (...)`; Debian's process-exporter `version  (branch: debian/sid, revision: 0.7.10-3+b5)`.
+  const versionOf = (bin: string) => {
+    const out = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return /version (\d\S*)/.exec(out)?.[1] ?? /revision: ([\d.]+)/.exec(out)?.[1] ?? 'unknown';
+  };
+  const neVersion = versionOf(NODE_EXPORTER);
+  const peVersion = existsSync(PROCESS_EXPORTER) ? versionOf(PROCESS_EXPORTER) : undefined;
+  if (peVersion === undefined) log(`${PROCESS_EXPORTER} is missing: the agent is compared with node_exporter alone (apt-get install -y prometheus-process-exporter adds the pair)`);
 
   let workload: BenchWorkload | undefined;
   if (busy) {
     // The agents, the hub and node_exporter add processes of their own.
-    workload = startBenchWorkload({ ...busy, reserve: nodeSpecs.length + bareBins.length + 2, log });
+    workload = startBenchWorkload({ ...busy, reserve: nodeSpecs.length + bareBins.length + 3, log });
   }
   try {
     return await measure();
@@ -191,42 +208,54 @@ runBench(USAGE, async (sup) => {
     const bares = bareBins.map((nodeBin, i): BareNode => ({
       nodeBin, runtime: runtimeOf(nodeBin), proc: sup.start(`bare-node-${i + 1}`, nodeBin, ['-e', BARE_SCRIPT]),
     }));
-    const port = await freeLoopbackPort();
-    const nodeExporter = sup.start('node_exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${port}`]);
-    const neUrl = `http://127.0.0.1:${port}/metrics`;
-    await waitUntil('node_exporter to answer', async () => {
-      if (!nodeExporter.running()) throw new Error(`node_exporter exited:\n${nodeExporter.output()}`);
-      return fetch(neUrl).then((r) => r.ok, () => false);
-    }, 20_000);
+    const startExporter = async (name: string, bin: string, args: string[]) => {
+      const port = await freeLoopbackPort();
+      const proc = sup.start(name, bin, [`--web.listen-address=127.0.0.1:${port}`, ...args]);
+      const url = `http://127.0.0.1:${port}/metrics`;
+      await waitUntil(`${name} to answer`, async () => {
+        if (!proc.running()) throw new Error(`${name} exited:\n${proc.output()}`);
+        return fetch(url).then((r) => r.ok, () => false);
+      }, 20_000);
+      return { name, proc, url, scrapes: 0, scrapeErrors: 0, scrapeBytes: 0 };
+    };
+    const neScrape = await startExporter('node_exporter', NODE_EXPORTER, []);
+    const nodeExporter = neScrape.proc;
+    let peScrape: Awaited<ReturnType<typeof startExporter>> | undefined;
+    if (peVersion !== undefined) {
+      const groups = join(sup.tempDir('process-exporter'), 'groups.yml');
+      writeFileSync(groups, DEFAULT_PROCESS_GROUPS_YAML);
+      peScrape = await startExporter('process-exporter', PROCESS_EXPORTER, [`-config.path=${groups}`]);
+    }
+    const exporters = peScrape ? [neScrape, peScrape] : [neScrape];
     for (const a of agents) await waitForAgent(hub, a);
     log(`${agents.map((a) => `${a.name} pid ${a.proc.pid} (${agentLabel(a.runtime, a.nodeFlags, a.agentArgs).replace(/^agent, /, '')})`).join(', ')}; ` +
-      `${bares.map((b) => `bare node ${b.runtime} pid ${b.proc.pid}`).join(', ')}; node_exporter ${neVersion} pid ${nodeExporter.pid}`);
+      `${bares.map((b) => `bare node ${b.runtime} pid ${b.proc.pid}`).join(', ')}; node_exporter ${neVersion} pid ${nodeExporter.pid}` +
+      (peScrape ? `; process-exporter ${peVersion} pid ${peScrape.proc.pid}` : ''));
     log(`warm-up ${seconds(warmupMs)}, window ${seconds(durationMs)}`);
 
-    // Scrape node_exporter every 10 s for the whole run, like a Prometheus with scrape_interval 10s.
-    let scrapes = 0;
-    let scrapeBytes = 0;
-    let scrapeErrors = 0;
+    // Scrape the exporters every 10 s for the whole run, like a Prometheus with scrape_interval 10s.
     let scraping = true;
     const t0 = performance.now();
     const scrapeLoop = (async () => {
       for (let k = 0; scraping; k++) {
         await sleepUntil(t0 + k * INTERVAL_MS);
         if (!scraping) break;
-        try {
-          const body = await (await fetch(neUrl)).text();
-          scrapes++;
-          scrapeBytes = body.length;
-        } catch {
-          scrapeErrors++;
-        }
+        await Promise.all(exporters.map(async (e) => {
+          try {
+            const body = await (await fetch(e.url)).text();
+            e.scrapes++;
+            e.scrapeBytes = body.length;
+          } catch {
+            e.scrapeErrors++;
+          }
+        }));
       }
     })();
 
     try {
       await sleepUntil(t0 + warmupMs);
-      // Order matters below: agents, then the bare Nodes, then node_exporter last.
-      const procs = [...agents.map((a) => a.proc), ...bares.map((b) => b.proc), nodeExporter];
+      // Order matters below: agents, then the bare Nodes, then the exporters (node_exporter first).
+      const procs = [...agents.map((a) => a.proc), ...bares.map((b) => b.proc), ...exporters.map((e) => e.proc)];
       const before = procs.map((p) => alive(p, readProcCpu));
       const windowStartWall = Date.now();
       const sentBefore = agents.map((a) => bytesAckedTo(a.proc.pid, hubPort));
@@ -273,7 +302,12 @@ runBench(USAGE, async (sup) => {
           childCpuSeconds: childTicks(after[i]!, before[i]!) / ticks,
         };
       };
-      const ne = footprint(procs.length - 1);
+      const firstExporter = agents.length + bares.length;
+      const ne = footprint(firstExporter);
+      const pe = peScrape ? footprint(firstExporter + 1) : undefined;
+      const sum = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : x + y);
+      // What the agent replaces: node_exporter and process-exporter together.
+      const pair = pe ? { rssMedianBytes: sum(ne.rssMedianBytes, pe.rssMedianBytes), cpuSecondsPerMinute: ne.cpuSecondsPerMinute + pe.cpuSecondsPerMinute } : undefined;
       const bareFootprints = bares.map((b, i) => ({ ...b, footprint: footprint(agents.length + i) }));
       const diff = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : x - y);
       const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined || y === 0 ? undefined : x / y);
@@ -297,7 +331,10 @@ runBench(USAGE, async (sup) => {
           overBare,
           samplesStored: await samplesSince(hub, a.name, windowStartWall),
           sentBytesPerMinute: sentPerMinute[i],
-          ratios: { rssMedian: rssRatio, rssMax: ratio(fp.rssMaxBytes, ne.rssMaxBytes), cpu: cpuRatio },
+          ratios: {
+            rssMedian: rssRatio, rssMax: ratio(fp.rssMaxBytes, ne.rssMaxBytes), cpu: cpuRatio,
+            ...(pair ? { rssMedianVsPair: ratio(fp.rssMedianBytes, pair.rssMedianBytes), cpuVsPair: ratio(fp.cpuSecondsPerMinute, pair.cpuSecondsPerMinute) } : {}),
+          },
           targets: {
             overBare: { maxBytes: TARGET_OVER_BARE_BYTES, met: overBare.rssMedianBytes === undefined ? undefined : overBare.rssMedianBytes <= TARGET_OVER_BARE_BYTES },
             rss: { maxRatio: TARGET_RSS_RATIO, met: rssRatio === undefined ? undefined : rssRatio <= TARGET_RSS_RATIO },
@@ -318,7 +355,12 @@ runBench(USAGE, async (sup) => {
         [
           ...results.map((r) => [...row(agentLabel(r.runtime, r.nodeFlags, r.agentArgs), r), r.sentBytesPerMinute === undefined ? 'reconnected' : fixed(r.sentBytesPerMinute / 1024, 1)]),
           ...bareFootprints.map((b) => [...row(`bare node ${b.runtime}`, b.footprint), '-']),
-          [...row(`node_exporter ${neVersion}`, ne), `${fixed((scrapeBytes * 6) / 1024, 1)} (scraped)`],
+          [...row(`node_exporter ${neVersion}`, ne), `${fixed((neScrape.scrapeBytes * 6) / 1024, 1)} (scraped)`],
+          ...(pe && peScrape ? [[...row(`process-exporter ${peVersion}`, pe), `${fixed((peScrape.scrapeBytes * 6) / 1024, 1)} (scraped)`]] : []),
+          ...(pair && peScrape ? [[
+            'node_exporter + process-exporter', mib(pair.rssMedianBytes), '-', '-', '-', '-', '-', fixed(pair.cpuSecondsPerMinute, 3), '-', '-', '-',
+            `${fixed(((neScrape.scrapeBytes + peScrape.scrapeBytes) * 6) / 1024, 1)} (scraped)`,
+          ]] : []),
         ],
       );
       const overBareTable = formatTable(
@@ -329,9 +371,11 @@ runBench(USAGE, async (sup) => {
         ]),
       );
       const targets = formatTable(
-        ['agent runtime', 'RSS / node_exporter', `target <= ${TARGET_RSS_RATIO}x`, 'CPU / node_exporter', `target <= ${TARGET_CPU_RATIO}x`, 'no children'],
+        ['agent runtime', 'RSS / node_exporter', `target <= ${TARGET_RSS_RATIO}x`, 'CPU / node_exporter', `target <= ${TARGET_CPU_RATIO}x`, 'no children',
+          ...(pair ? ['RSS / the pair', 'CPU / the pair'] : [])],
         results.map((r) => [
           agentLabel(r.runtime, r.nodeFlags, r.agentArgs), fixed(r.ratios.rssMedian, 2, 'x'), verdict(r.targets.rss.met), fixed(r.ratios.cpu, 2, 'x'), verdict(r.targets.cpu.met), verdict(r.targets.noChildren.met),
+          ...(pair ? [fixed(r.ratios.rssMedianVsPair, 2, 'x'), fixed(r.ratios.cpuVsPair, 2, 'x')] : []),
         ]),
       );
       const kids = results.filter((r) => r.childNames.length).map((r) => `${r.name} children: ${r.childNames.join(', ')}`);
@@ -347,7 +391,10 @@ runBench(USAGE, async (sup) => {
         `agents: dist/muster-agent.js, --interval 10s${Object.keys(agentEnv).length ? `, env ${Object.entries(agentEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}; samples stored by the hub in the window: ${results.map((r) => `${r.samplesStored} (${r.runtime})`).join(', ')}`,
         `the machine meanwhile: ${activity.forksPerMinute.toFixed(0)} processes started per minute, ` +
           `${activity.dockerEvents === undefined ? 'Docker not reachable' : `${activity.dockerEvents} Docker events`} (the agent follows both; node_exporter does not)`,
-        `node_exporter ${neVersion}, default collectors, scraped every 10 s: ${scrapes} scrapes (${scrapeErrors} failed), last ${(scrapeBytes / 1024).toFixed(0)} KiB`,
+        `node_exporter ${neVersion}, default collectors, scraped every 10 s: ${neScrape.scrapes} scrapes (${neScrape.scrapeErrors} failed), last ${(neScrape.scrapeBytes / 1024).toFixed(0)} KiB`,
+        peScrape
+          ? `process-exporter ${peVersion}, the agent's default groups (every process with a command line, by name), scraped every 10 s: ${peScrape.scrapes} scrapes (${peScrape.scrapeErrors} failed), last ${(peScrape.scrapeBytes / 1024).toFixed(0)} KiB; the pair = node_exporter + process-exporter, what the agent replaces on a node without containers`
+          : 'process-exporter not installed: no pair row',
         `window: ${seconds(windowMs)} after ${seconds(warmupMs)} warm-up; RSS read every ${seconds(RSS_EVERY_MS)} (${ne.rssReadings} readings); ` +
           `RSS growth = median of the last quarter - median of the first; children scanned every ${CHILD_SCAN_MS} ms`,
         ...kids,
@@ -364,7 +411,8 @@ runBench(USAGE, async (sup) => {
           machineActivity: { ...activity, processesAtEnd: processesOnMachine, benchContainers: workload?.containers ?? 0, benchProcesses: workload?.processes ?? 0 },
           agents: results,
           bareNodes: bareFootprints.map((b) => ({ nodeBin: b.nodeBin, runtime: `node ${b.runtime}`, ...b.footprint })),
-          nodeExporter: { ...ne, version: neVersion, scrapes, scrapeErrors, scrapeBytes },
+          nodeExporter: { ...ne, version: neVersion, scrapes: neScrape.scrapes, scrapeErrors: neScrape.scrapeErrors, scrapeBytes: neScrape.scrapeBytes },
+          ...(pe && peScrape ? { processExporter: { ...pe, version: peVersion, scrapes: peScrape.scrapes, scrapeErrors: peScrape.scrapeErrors, scrapeBytes: peScrape.scrapeBytes }, pair } : {}),
         }, null, 2) + '\n');
       } else {
         process.stdout.write(report);
