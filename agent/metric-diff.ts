@@ -136,7 +136,9 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
   function diff(families: readonly CollectedFamily[], ts: number, full: boolean): UnsequencedMetrics[] {
     if (!full) {
       // A family whose type, help or labels changed (an edited textfile) cannot be redeclared in a generation.
-      for (const fam of families) {
+      // Index loops and forEach here: V8's interpreter (the agent runs --lite-mode) allocates a result object per for-of step.
+      for (let k = 0; k < families.length; k++) {
+        const fam = families[k]!;
         const was = sent.get(fam.name);
         if (was && (was.type !== fam.type || was.help !== fam.help || !sameLabels(was.labels, fam.labels))) return diff(families, ts, true);
       }
@@ -153,7 +155,8 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
     const r = recorder(ts, full);
     const seen = new Set<string>();
     const stamp = ++round;
-    for (const fam of families) {
+    for (let k = 0; k < families.length; k++) {
+      const fam = families[k]!;
       if (seen.has(fam.name)) continue; // collectors' outputs are merged; the first of a name wins
       seen.add(fam.name);
       let s = sent.get(fam.name);
@@ -195,14 +198,14 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
       }
     }
     // Families gone altogether (a disk unplugged, a textfile removed).
-    for (const [name, s] of sent) {
-      if (seen.has(name) || s.series.size === 0) continue;
+    sent.forEach((s, name) => {
+      if (seen.has(name) || s.series.size === 0) return;
       for (const x of s.series.values()) {
         r.del(x.id);
         count--;
       }
       s.series.clear();
-    }
+    });
     if (full && r.records.length === 0) return [{ type: 'metrics', ts, gen, reset: true }];
     return r.records;
   }

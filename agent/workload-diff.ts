@@ -109,13 +109,16 @@ export function createWorkloadDiff(opts: DiffOptions = {}): WorkloadDiff {
       for (const kind of KINDS) {
         const before = sent[kind];
         const now = new Map<string, string>();
-        for (const item of state.lists[kind]) {
+        const items = state.lists[kind] as readonly unknown[];
+        // An index loop: V8's interpreter (the agent runs --lite-mode) allocates a result object per for-of step.
+        for (let ix = 0; ix < items.length; ix++) {
+          const item = items[ix];
           const key = (keyOf[kind] as (i: unknown) => string)(item);
           const json = JSON.stringify(item);
           now.set(key, json);
           if (before.get(key) !== json) upserts.push({ kind, item, bytes: json.length });
         }
-        for (const key of before.keys()) if (!now.has(key)) removals.push({ kind, key });
+        before.forEach((_, key) => { if (!now.has(key)) removals.push({ kind, key }); });
         sent[kind] = now;
       }
       const collectorsJson = JSON.stringify(state.collectors);

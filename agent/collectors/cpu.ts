@@ -19,7 +19,9 @@ export const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'so
 /** Parses the per-CPU lines of /proc/stat; columns an old kernel lacks read as 0. */
 export function parseCpuLines(text: string): CpuLine[] {
   const out: CpuLine[] = [];
-  for (const line of text.split('\n')) {
+  const textLines = text.split('\n');
+  for (let li = 0; li < textLines.length; li++) {
+    const line = textLines[li]!;
     if (!line.startsWith('cpu') || line[3] === ' ') continue;
     const fields = line.trim().split(/\s+/);
     const cpu = fields[0]!.slice(3);
@@ -76,7 +78,8 @@ export const cpuCollector: CollectorSpec = {
       const lines = parseCpuLines(readFileAt(ctx.root, '/proc/stat'));
       const seconds = out.counter('node_cpu_seconds_total', 'Seconds the CPUs spent in each mode.', ['cpu', 'mode']);
       const guest = out.counter('node_cpu_guest_seconds_total', 'Seconds the CPUs spent in guests (VMs) for each mode.', ['cpu', 'mode']);
-      for (const { cpu, times } of lines) {
+      for (let ix = 0; ix < lines.length; ix++) {
+        const { cpu, times } = lines[ix]!;
         let kept = last.get(cpu);
         if (!kept || kept[3]! - times[3]! >= JUMP_BACK_SECONDS) {
           kept = times.slice();

@@ -21,7 +21,9 @@ export interface DiskLine {
 /** Parses /proc/diskstats. */
 export function parseDiskstats(text: string): DiskLine[] {
   const out: DiskLine[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const f = line.trim().split(/\s+/);
     if (f.length < 14) continue;
     const stats = f.slice(3).map(Number);
@@ -55,7 +57,9 @@ const STATS: [string, string, boolean, number][] = [
 /** Parses a udev database file (`E:KEY=VALUE` lines) into its properties. */
 export function parseUdevData(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     if (!line.startsWith('E:')) continue;
     const eq = line.indexOf('=');
     if (eq > 2) out.set(line.slice(2, eq), line.slice(eq + 1));
@@ -106,7 +110,9 @@ export const diskstatsCollector: CollectorSpec = {
     return (out) => {
       // udev's view of a disk changes when it is replugged or reformatted: read it again every few minutes.
       if (runs++ % 30 === 0) udev.clear();
-      for (const d of parseDiskstats(readFileAt(ctx.root, '/proc/diskstats'))) {
+      const disks = parseDiskstats(readFileAt(ctx.root, '/proc/diskstats'));
+      for (let ix = 0; ix < disks.length; ix++) {
+        const d = disks[ix]!;
         if (DISKSTATS_EXCLUDE.test(d.device)) continue;
         const key = `${d.major}:${d.minor}`;
         let props = udev.get(key);

@@ -121,7 +121,9 @@ export interface NodeMount {
 /** Parses /proc/mounts as node_exporter does: the mount point's \040 and \011 undone, nothing else. */
 export function parseNodeMounts(text: string): NodeMount[] {
   const out: NodeMount[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const f = line.trim().split(/\s+/);
     if (f.length < 4) continue;
     out.push({

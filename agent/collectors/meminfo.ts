@@ -11,7 +11,9 @@ import type { CollectorSpec } from './registry.ts';
  */
 export function parseMeminfo(text: string): MemoryUse {
   const kb = new Map<string, number>();
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const m = /^([^:\s]+):\s+(\d+)(?:\s+kB)?\s*$/.exec(line);
     if (m?.[1] !== undefined && m[2] !== undefined) kb.set(m[1], Number(m[2]));
   }
@@ -44,7 +46,9 @@ export async function readMeminfo(root: string): Promise<MemoryUse> {
  */
 export function parseMeminfoFields(text: string): [string, number][] {
   const out: [string, number][] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const parts = line.trim().split(/\s+/);
     if (parts.length < 2 || parts[0] === '') continue;
     const n = Number(parts[1]);
@@ -66,7 +70,9 @@ export const meminfoCollector: CollectorSpec = {
   maxSeries: 256,
   whenAbsent: 'nodata',
   create: (ctx) => (out) => {
-    for (const [key, v] of parseMeminfoFields(readFileAt(ctx.root, '/proc/meminfo'))) {
+    const fields = parseMeminfoFields(readFileAt(ctx.root, '/proc/meminfo'));
+    for (let ix = 0; ix < fields.length; ix++) {
+      const [key, v] = fields[ix]!;
       const help = `Memory information field ${key}.`;
       if (key.endsWith('_total')) out.counter(`node_memory_${key}`, help)(v);
       else out.gauge(`node_memory_${key}`, help)(v);

@@ -113,7 +113,8 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
           if (keys.has(key)) { drop(`${name}: the same labels twice`); return; }
           keys.add(key);
         }
-        for (const v of labelValues) f.labelValues.push(cut(v, METRIC_LIMITS.labelValue));
+        // Index loops on the per-series paths: V8's interpreter (the agent runs --lite-mode) allocates a result object per for-of step.
+        for (let i = 0; i < n; i++) f.labelValues.push(cut(labelValues[i]!, METRIC_LIMITS.labelValue));
       }
       f.values.push(value);
       count++;
@@ -126,7 +127,7 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
     untyped: (name, help, labels) => declare('untyped', name, help, labels),
     families: () => {
       const out: CollectedFamily[] = [];
-      for (const f of families.values()) if (f.values.length > 0) out.push(f);
+      families.forEach((f) => { if (f.values.length > 0) out.push(f); });
       return out;
     },
     dropped: () => ({ count: droppedCount, reason: droppedReason }),

@@ -30,7 +30,9 @@ export function unescapeMountField(field: string): string {
 /** Parses /proc/mounts (fstab format) into entries, in file order. */
 export function parseMounts(text: string): MountEntry[] {
   const entries: MountEntry[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const [device, mountpoint, fstype] = line.trim().split(/\s+/);
     if (device === undefined || mountpoint === undefined || fstype === undefined) continue;
     entries.push({ device: unescapeMountField(device), mountpoint: unescapeMountField(mountpoint), fstype });

@@ -12,7 +12,9 @@ import type { CollectorSpec } from './registry.ts';
  */
 export function parseNetDev(text: string): NetworkUse[] {
   const out: NetworkUse[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     // Old kernels print `eth0:123` with no space once a counter gets wide, so split on the colon.
     const colon = line.indexOf(':');
     if (colon < 0 || line.includes('|')) continue;
@@ -43,7 +45,9 @@ export const NETDEV_COLUMNS = [
 /** Parses /proc/net/dev into every column of every interface, in file order. */
 export function parseNetDevColumns(text: string): { device: string; values: number[] }[] {
   const out: { device: string; values: number[] }[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const colon = line.indexOf(':');
     if (colon < 0 || line.includes('|')) continue;
     const device = line.slice(0, colon).trim();
@@ -76,7 +80,8 @@ export const netdevCollector: CollectorSpec = {
       const nohandler = out.counter('node_network_receive_nohandler_total', 'Network device statistic receive_nohandler.', ['device']);
       const fresh = runs++ % 6 === 0;
       const next = new Map<string, number>();
-      for (const { device, values } of rows) {
+      for (let ix = 0; ix < rows.length; ix++) {
+        const { device, values } = rows[ix]!;
         values.forEach((v, i) => fams[i]!(v, device));
         const n = (fresh ? undefined : nohandlers.get(device)) ?? tryReadNumber(ctx.root, `/sys/class/net/${device}/statistics/rx_nohandler`) ?? 0;
         next.set(device, n);

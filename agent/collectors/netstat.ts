@@ -76,10 +76,16 @@ export function parseNetstat(text: string, keep: (key: string) => boolean = () =
   return out;
 }
 
+const SNMP6_LINE = /^[ \t]*(\S+)[ \t]+(\S+)/;
+
 /** Parses /proc/net/snmp6 (`Ip6InOctets 123` lines) into `Ip6_InOctets` keys. */
 export function parseSnmp6(text: string, keep: (key: string) => boolean = () => true, layouts: NetstatLayouts = createNetstatLayouts()): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^[ \t]*(\S+)[ \t]+(\S+)/gm)) {
+  // Line by line with index loops, not matchAll: V8's interpreter (the agent runs --lite-mode) allocates a result object per for-of step.
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const m = SNMP6_LINE.exec(lines[li]!);
+    if (!m) continue;
     const name = m[1]!;
     let key = layouts.six.get(name);
     if (key === undefined) {
@@ -113,13 +119,13 @@ export const netstatCollector: CollectorSpec = {
     const layouts = createNetstatLayouts();
     return (out) => {
       const all = parseNetstat(readFileAt(ctx.root, '/proc/net/netstat'), wanted, layouts);
-      for (const [k, v] of parseNetstat(readFileAt(ctx.root, '/proc/net/snmp'), wanted, layouts)) all.set(k, v);
+      parseNetstat(readFileAt(ctx.root, '/proc/net/snmp'), wanted, layouts).forEach((v, k) => all.set(k, v));
       try {
-        for (const [k, v] of parseSnmp6(readFileAt(ctx.root, '/proc/net/snmp6'), wanted, layouts)) all.set(k, v);
+        parseSnmp6(readFileAt(ctx.root, '/proc/net/snmp6'), wanted, layouts).forEach((v, k) => all.set(k, v));
       } catch (err) {
         if (!isAbsent(err)) throw err; // a kernel without IPv6
       }
-      for (const [key, v] of all) out.untyped(`node_netstat_${key}`, `Statistic ${key.replace('_', '')}.`)(v);
+      all.forEach((v, key) => out.untyped(`node_netstat_${key}`, `Statistic ${key.replace('_', '')}.`)(v));
     };
   },
 };

@@ -137,7 +137,8 @@ export function createProcScan(opts: ProcScanOptions = {}): ProcScan {
       let errors = 0;
       // A kernel thread that is gone (a kworker ends) frees its pid: forgotten at once, so a process that reuses it is read.
       let skipped = 0;
-      for (const entry of entries) {
+      for (let ix = 0; ix < entries.length; ix++) {
+        const entry = entries[ix]!;
         const pid = Number(entry);
         if (!Number.isInteger(pid) || pid <= 0) continue;
         if (kthreads.has(pid)) { skipped++; continue; }

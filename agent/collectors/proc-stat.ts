@@ -30,7 +30,9 @@ const MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'st
 export function parseProcStat(text: string): ProcStat {
   const cpus: CpuTimes[] = [];
   let bootTime: number | undefined;
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     if (line.startsWith('cpu')) {
       const fields = line.trim().split(/\s+/);
       const label = fields[0]?.slice(3) ?? '';

@@ -243,7 +243,8 @@ export function createProcessGroupsCollector(opts: ProcessGroupsOptions = {}): C
         procReadErrors += scanned.errors;
         const seen = new Map<number, ProcStat>();
         const fresh: number[] = [];
-        for (const stat of scanned.procs) {
+        for (let ix = 0; ix < scanned.procs.length; ix++) {
+          const stat = scanned.procs[ix]!;
           const pid = stat.pid;
           seen.set(pid, stat);
           const t = tracked.get(pid);

@@ -134,7 +134,9 @@ export function createProcessReader(opts: ProcessReaderOptions): ProcessReader {
       users.refresh();
       const seen = new Set<number>();
       const out: ProcessInfo[] = [];
-      for (const stat of scan.read(true).procs) {
+      const procs = scan.read(true).procs;
+      for (let ix = 0; ix < procs.length; ix++) {
+        const stat = procs[ix]!;
         // A scan that keeps kernel threads (for a process groups configuration that takes them) has them here;
         // kthreadd and its children are left out too, flag or not, as they always were.
         if (isKernelThread(stat) || stat.pid === 2 || stat.ppid === 2) continue;

@@ -16,7 +16,9 @@ export interface SockstatLine {
 export function parseSockstat(text: string): { used: number | undefined; protocols: SockstatLine[] } {
   let used: number | undefined;
   const protocols: SockstatLine[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const protocol = line.slice(0, colon);
@@ -55,8 +57,10 @@ export const sockstatCollector: CollectorSpec = {
       }
       const s = parseSockstat(text);
       if (!v6 && s.used !== undefined) out.gauge('node_sockstat_sockets_used', 'Number of IPv4 sockets in use.')(s.used);
-      for (const p of s.protocols) {
-        for (const state of STATES) {
+      for (let ix = 0; ix < s.protocols.length; ix++) {
+        const p = s.protocols[ix]!;
+        for (let si = 0; si < STATES.length; si++) {
+          const state = STATES[si]!;
           const v = p.fields.find(([k]) => k === state)?.[1];
           if (v === undefined) continue;
           out.gauge(`node_sockstat_${p.protocol}_${state}`, `Number of ${p.protocol} sockets in state ${state}.`)(v);

@@ -18,7 +18,9 @@ export interface KernelStat {
 /** Parses the system-wide lines of /proc/stat (`intr` is its first number, the total). */
 export function parseKernelStat(text: string): KernelStat {
   const v = new Map<string, number>();
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const sp = line.indexOf(' ');
     if (sp <= 0 || line.startsWith('cpu')) continue;
     const key = line.slice(0, sp);

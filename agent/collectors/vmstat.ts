@@ -12,7 +12,9 @@ export const VMSTAT_FIELDS = /^(oom_kill|pgpg|pswp|pg.*fault).*/;
 /** Parses /proc/vmstat (`name value` lines), keeping the fields that match. */
 export function parseVmstat(text: string, fields: RegExp = VMSTAT_FIELDS): [string, number][] {
   const out: [string, number][] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li]!;
     const sp = line.indexOf(' ');
     if (sp <= 0) continue;
     const key = line.slice(0, sp);
@@ -31,6 +33,10 @@ export const vmstatCollector: CollectorSpec = {
   maxSeries: 512,
   whenAbsent: 'nodata',
   create: (ctx) => (out) => {
-    for (const [key, n] of parseVmstat(readFileAt(ctx.root, '/proc/vmstat'))) out.untyped(`node_vmstat_${key}`, `/proc/vmstat information field ${key}.`)(n);
+    const fields = parseVmstat(readFileAt(ctx.root, '/proc/vmstat'));
+    for (let ix = 0; ix < fields.length; ix++) {
+      const [key, n] = fields[ix]!;
+      out.untyped(`node_vmstat_${key}`, `/proc/vmstat information field ${key}.`)(n);
+    }
   },
 };
