@@ -8,6 +8,8 @@ import { childrenOf } from './proc-stats.ts';
 export interface ChildWatch {
   /** Distinct children (pid + start time) of `parent` seen since the watch began. */
   seen(parent: number): number;
+  /** Of those, the ones not there at the watch's first scan: started while it ran (a long-lived child from before is not). */
+  started(parent: number): number;
   /** Command names of the children seen, for the report. */
   names(parent: number): string[];
   stop(): void;
@@ -27,9 +29,11 @@ export function watchChildren(parents: readonly number[], everyMs: number): Chil
     }
   };
   scan();
+  const atStart = new Map([...found].map(([p, kids]) => [p, new Set(kids.keys())]));
   const timer = setInterval(scan, everyMs);
   return {
     seen: (parent) => found.get(parent)?.size ?? 0,
+    started: (parent) => [...(found.get(parent)?.keys() ?? [])].filter((k) => !atStart.get(parent)?.has(k)).length,
     names: (parent) => [...new Set(found.get(parent)?.values() ?? [])],
     stop: () => clearInterval(timer),
   };
