@@ -8,6 +8,11 @@
  * `node_scrape_collector_duration_seconds` and
  * `node_scrape_collector_success{collector}`: a broken collector is a number
  * on the board, not a crash, and never hides the others.
+ *
+ * Collectors run every interval on V8's interpreter (the agent runs
+ * --lite-mode, agent/runtime-flags.ts), so their loops over lines and series
+ * are index loops: each for-of step there allocates an iterator result and
+ * calls the iterator's builtins (-8 % of the idle agent's CPU, bench/README.md).
  */
 import { isAbsent, reasonOf } from './read.ts';
 import { createCollectorOutput, type CollectedFamily, type MetricWriter } from './metric-writer.ts';
