@@ -62,7 +62,8 @@ const NEXT_BYTES = 2 * MAX_RECORD;
  * connections are neither printed by the kernel nor parsed here.
  */
 export function createSeqPrefixReader(root: string): (path: string, keep: (record: string) => boolean, firstBytes: number) => string {
-  const buf = Buffer.alloc(64 * 1024);
+  // Reads ask for a few records at a time: 16 KiB holds ~90 listeners in one read, and more take more reads.
+  const buf = Buffer.alloc(16 * 1024);
   return (path, keep, firstBytes) => {
     const fd = openSync(hostPath(root, path), 'r');
     try {
