@@ -28,7 +28,7 @@
  * reported beside node_exporter alone.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countFlag, durationFlag, parseFlags, UsageError } from './bench-args.ts';
 import { watchChildren } from './child-watch.ts';
@@ -37,7 +37,6 @@ import { createJoinToken, hubApi, ROOT, startBenchHub, type BenchHub } from './h
 import { freeLoopbackPort } from './loopback.ts';
 import { agentNodeFlags, KEEP_RUNTIME } from '../agent/runtime-flags.ts';
 import { DEFAULT_PROCESS_GROUPS_YAML } from '../agent/collectors/process-groups-config.ts';
-import { writeFileSync } from 'node:fs';
 import { BENCH_IMAGE, processCount, startBenchWorkload, type BenchWorkload } from './bench-workload.ts';
 import { bytesAckedTo, bytesBetween } from './socket-bytes.ts';
 import { clockTicksPerSecond, cpuSeconds, readProcCpu, readProcMemory, type ProcCpu, type ProcMemory } from './proc-stats.ts';
@@ -183,7 +182,7 @@ runBench(USAGE, async (sup) => {
 
   let workload: BenchWorkload | undefined;
   if (busy) {
-    // The agents, the hub and node_exporter add processes of their own.
+    // The agents, the hub and the exporters add processes of their own.
     workload = startBenchWorkload({ ...busy, reserve: nodeSpecs.length + bareBins.length + 3, log });
   }
   try {
