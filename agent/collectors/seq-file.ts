@@ -52,14 +52,16 @@ const NEXT_BYTES = 2 * MAX_RECORD;
  * header line, then records while `keep(record)` holds; reading stops at the
  * first record it does not keep, or at the end.
  *
- * For /proc/net/tcp and tcp6, whose listening sockets all come first: the
- * kernel prints its listening hash, then walks the established hash, whose
- * size follows the machine's memory (a quarter million buckets on 24 GiB).
- * A read returns once it has about as many bytes as asked for, so asking for
- * `firstBytes` (the listeners last seen, and a record more) and a record or
- * two at a time after that stops the walk at the first established socket of
- * the family instead of its end, and a busy server's thousands of
- * connections are neither printed by the kernel nor parsed here.
+ * For /proc/net/tcp and tcp6, whose listening sockets all come first (since
+ * Linux 4.4 half-open connections live in the established hash, not under
+ * their listener; Node 18 needs 4.18): the kernel prints its listening hash,
+ * then walks the established hash, whose size follows the machine's memory
+ * (a quarter million buckets on 24 GiB). A read returns once it has about as
+ * many bytes as asked for, so asking for `firstBytes` (the listeners last
+ * seen, and a record more) and a record or two at a time after that stops the
+ * walk at the first established socket of the family instead of its end, and
+ * a busy server's thousands of connections are neither printed by the kernel
+ * nor parsed here.
  */
 export function createSeqPrefixReader(root: string): (path: string, keep: (record: string) => boolean, firstBytes: number) => string {
   // Reads ask for a few records at a time: 16 KiB holds ~90 listeners in one read, and more take more reads.
