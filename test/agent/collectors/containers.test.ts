@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createContainerReader, LIST_EVERY_QUIET_READS, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
-import { createDockerClient } from '../../../agent/docker-client.ts';
+import { createDockerClient, type DockerClient } from '../../../agent/docker-client.ts';
 import { createContainerCollector, type ContainerCgroupUse } from '../../../agent/collectors/container-cgroups.ts';
 import { createMetricsCollector } from '../../../agent/collectors/registry.ts';
 import { ROOT, freePort, tempDir, waitFor } from '../../helpers/processes.ts';
@@ -131,30 +131,35 @@ test('real Docker: a started container is read with its port and label, events r
   }
 });
 
+/** The real Docker client, keeping the path of every GET it is asked. */
+function countingDocker(): { docker: DockerClient; asked: string[] } {
+  const real = createDockerClient();
+  const asked: string[] = [];
+  return { docker: { ...real, get: <T>(path: string) => { asked.push(path); return real.get<T>(path); } }, asked };
+}
+
 test('real Docker: while the event stream is up and quiet, reads reuse the container list, and ask again after an event or every few reads', async () => {
   if (!(await dockerReady())) return;
   const prefix = 'muster-t-crq-';
   await removeTestContainers(prefix);
   const name = `${prefix}${process.pid}`;
-  const real = createDockerClient();
-  const lists: string[] = [];
-  // The real client, counting what it is asked.
-  const counted = { ...real, get: <T>(path: string) => { if (path.startsWith('/containers/json')) lists.push(path); return real.get<T>(path); } };
+  const { docker: counted, asked } = countingDocker();
+  const lists = () => asked.filter((p) => p.startsWith('/containers/json')).length;
   let changes = 0;
   const reader = createContainerReader({ docker: counted, onChange: () => { changes++; } });
   try {
     await reader.read(); // lists, then subscribes to events
     await reader.read(); // lists once more: the stream may have started after the list
-    assert.is(lists.length, 2);
+    assert.is(lists(), 2);
     for (let i = 1; i < LIST_EVERY_QUIET_READS; i++) assert.ok((await reader.read()).ok);
-    assert.is(lists.length, 2, 'quiet reads reuse the list');
+    assert.is(lists(), 2, 'quiet reads reuse the list');
     assert.ok((await reader.read()).ok);
-    assert.is(lists.length, 3, 'and the list is asked again every few reads');
+    assert.is(lists(), 3, 'and the list is asked again every few reads');
 
     const id = await docker('run', '-d', '--name', name, '-l', TEST_LABEL, TEST_IMAGE, 'sleep', '300');
     await waitFor('a Docker event for the start', () => changes > 0, 5_000, 20);
     const r = await reader.read();
-    assert.is(lists.length, 4, 'an event makes the next read ask');
+    assert.is(lists(), 4, 'an event makes the next read ask');
     await waitFor('the container listed as running', async () => {
       const next = await reader.read();
       return next.ok && next.containers.find((c) => c.id === id)?.state === 'running';
@@ -162,9 +167,9 @@ test('real Docker: while the event stream is up and quiet, reads reuse the conta
     assert.ok(r.ok);
     // Once Docker's events for the start have all come, reads are quiet again.
     await waitFor('a read that reuses the list', async () => {
-      const n = lists.length;
+      const n = lists();
       await reader.read();
-      return lists.length === n;
+      return lists() === n;
     }, 10_000, 100);
   } finally {
     reader.close();
@@ -177,9 +182,7 @@ test('real Docker: with the cAdvisor collector\'s cgroup readings, a container\'
   const prefix = 'muster-t-cru-';
   await removeTestContainers(prefix);
   const name = `${prefix}${process.pid}`;
-  const real = createDockerClient();
-  const asked: string[] = [];
-  const counted = { ...real, get: <T>(path: string) => { asked.push(path); return real.get<T>(path); } };
+  const { docker: counted, asked } = countingDocker();
   let latest: ReadonlyMap<string, ContainerCgroupUse> = new Map();
   const reader = createContainerReader({ docker: counted, cgroupUse: () => latest });
   const metrics = createMetricsCollector({ registry: [createContainerCollector({ containers: reader, onUse: (u) => { latest = u; } })] });
