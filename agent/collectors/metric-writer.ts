@@ -34,11 +34,14 @@ export interface MetricWriter {
   untyped(name: string, help: string, labels?: readonly string[]): AddSeries;
 }
 
-/** A writer for one run of one collector, and what it collected. */
+/** A collector's writer, kept across its runs, and what the current run collected. */
 export interface CollectorOutput extends MetricWriter {
+  /** The families of this run that have series. The objects are the writer's: the next run reuses and refills them. */
   families(): CollectedFamily[];
   /** Series dropped (bad value, repeated labels, over the cap), and the first reason. */
   dropped(): { count: number; reason: string | undefined };
+  /** Starts the next run. A family declared again as it was keeps its object, arrays and adder; one not declared in the run before is let go. */
+  reset(): void;
 }
 
 const NAME_RE = new RegExp(METRIC_NAME_PATTERN);
@@ -68,11 +71,33 @@ function cut(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, max);
 }
 
-/** Creates a writer that keeps at most `maxSeries` series. */
+/** Label sets this small are taken as parameters: a rest parameter is an array allocated per call on V8's interpreter. */
+const FEW_LABELS = 4;
+
+/** A declared family, its adder, and where the current run stands in it. */
+interface Slot {
+  fam: CollectedFamily;
+  add: AddSeries;
+  /** The run that last declared it. */
+  run: number;
+  /** Series written this run: the arrays past it hold the run before's, cut off by families(). */
+  n: number;
+  /** The label sets written this run, once the family has two series (to drop repeats). */
+  keys: Set<string> | undefined;
+}
+
+/**
+ * Creates a writer that keeps at most `maxSeries` series per run. A collector
+ * keeps its writer (the registry does) and calls reset() before each run: in
+ * the steady state, where a collector declares the same families every
+ * interval, a run then allocates no family, array or adder, and the label
+ * names are checked once. Series are written over the run before's in place.
+ */
 export function createCollectorOutput(maxSeries: number): CollectorOutput {
-  const families = new Map<string, CollectedFamily>();
-  /** The label sets of a family with two series or more, to drop repeats; kept apart so families() hands out the families as they are. */
-  const keysOf = new Map<CollectedFamily, Set<string>>();
+  const slots = new Map<string, Slot>();
+  /** The families declared this run, in order. */
+  let order: Slot[] = [];
+  let run = 0;
   let count = 0;
   let droppedCount = 0;
   let droppedReason: string | undefined;
@@ -81,44 +106,101 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
     droppedReason ??= reason;
   };
 
-  function declare(type: MetricType, name: string, help: string, labels: readonly string[] = []): AddSeries {
-    let fam = families.get(name);
-    if (fam) {
-      if (fam.type !== type || fam.labels.length !== labels.length || fam.labels.some((l, i) => l !== labels[i])) {
-        throw new MetricNameError(`${name} declared twice with different types or labels`);
+  /** Checks a series' value, the cap, and (given its key) that its label set is new in this run. */
+  function accept(slot: Slot, value: number, key: string | undefined): boolean {
+    const f = slot.fam;
+    if (!Number.isFinite(value) || Math.abs(value) > MAX_METRIC_VALUE) { drop(`${f.name}: ${value} is not a value the wire carries`); return false; }
+    if (f.type === 'counter' && value < 0) { drop(`${f.name}: a counter cannot be ${value}`); return false; }
+    if (count >= maxSeries) { drop(`more than ${maxSeries} series`); return false; }
+    if (key !== undefined && slot.n > 0) {
+      // Repeated label sets are rare (textfiles); the key set is only built once a family has two series.
+      let keys = slot.keys;
+      if (!keys) {
+        const width = f.labels.length;
+        keys = new Set();
+        for (let i = 0; i < slot.n; i++) keys.add(width === 1 ? f.labelValues[i]! : f.labelValues.slice(i * width, i * width + width).join('\u0000'));
+        slot.keys = keys;
       }
-    } else {
-      checkFamilyNames(name, labels);
-      fam = { name, type, help: cut(help, METRIC_LIMITS.help), labels: [...labels], labelValues: [], values: [] };
-      families.set(name, fam);
+      if (keys.has(key)) { drop(`${f.name}: the same labels twice`); return false; }
+      keys.add(key);
     }
-    const f = fam;
-    const n = f.labels.length;
-    return (value, ...labelValues) => {
-      if (labelValues.length !== n) throw new MetricNameError(`${name} takes ${n} label values, got ${labelValues.length}`);
-      if (!Number.isFinite(value) || Math.abs(value) > MAX_METRIC_VALUE) { drop(`${name}: ${value} is not a value the wire carries`); return; }
-      if (type === 'counter' && value < 0) { drop(`${name}: a counter cannot be ${value}`); return; }
-      if (count >= maxSeries) { drop(`more than ${maxSeries} series`); return; }
-      if (n > 0) {
-        // Repeated label sets are rare (textfiles); the key set is only built once a family has two series.
-        if (f.values.length > 0) {
-          let keys = keysOf.get(f);
-          if (!keys) {
-            keys = new Set();
-            for (let i = 0; i < f.values.length; i++) keys.add(n === 1 ? f.labelValues[i]! : f.labelValues.slice(i * n, i * n + n).join('\u0000'));
-            keysOf.set(f, keys);
-          }
-          // One label (most families: device, cpu, groupname) is its own key: no string built per series.
-          const key = n === 1 ? labelValues[0]! : labelValues.join('\u0000');
-          if (keys.has(key)) { drop(`${name}: the same labels twice`); return; }
-          keys.add(key);
-        }
+    return true;
+  }
+
+  /** Writes value and labels at the slot's next place: over the run before's where there is one (no allocation), else appended. */
+  function place(slot: Slot, value: number): number {
+    const i = slot.n++;
+    count++;
+    const values = slot.fam.values;
+    if (i < values.length) values[i] = value;
+    else values.push(value);
+    return i;
+  }
+
+  function setLabel(lv: string[], at: number, value: string): void {
+    const v = cut(value, METRIC_LIMITS.labelValue);
+    if (at < lv.length) lv[at] = v;
+    else lv.push(v);
+  }
+
+  function makeSlot(type: MetricType, name: string, help: string, labels: readonly string[]): Slot {
+    checkFamilyNames(name, labels);
+    const fam: CollectedFamily = { name, type, help: cut(help, METRIC_LIMITS.help), labels: [...labels], labelValues: [], values: [] };
+    const width = labels.length;
+    const slot: Slot = { fam, add: undefined as unknown as AddSeries, run, n: 0, keys: undefined };
+    const arity = (got: number) => new MetricNameError(`${name} takes ${width} label values, got ${got}`);
+    if (width === 0) {
+      slot.add = ((value: number, extra?: string) => {
+        if (extra !== undefined) throw arity(1);
+        if (accept(slot, value, undefined)) place(slot, value);
+      }) as AddSeries;
+    } else if (width <= FEW_LABELS) {
+      // Parameters, not a rest array: label values past the width must be absent, those within it present.
+      slot.add = ((value: number, l0?: string, l1?: string, l2?: string, l3?: string, l4?: string) => {
+        const given = l4 !== undefined ? 5 : l3 !== undefined ? 4 : l2 !== undefined ? 3 : l1 !== undefined ? 2 : l0 !== undefined ? 1 : 0;
+        if (given !== width) throw arity(given);
+        // One label (most families: device, cpu, groupname) is its own key: no string built per series.
+        const key = width === 1 ? l0! : width === 2 ? `${l0!}\u0000${l1!}` : width === 3 ? `${l0!}\u0000${l1!}\u0000${l2!}` : `${l0!}\u0000${l1!}\u0000${l2!}\u0000${l3!}`;
+        if (!accept(slot, value, key)) return;
+        const base = place(slot, value) * width;
+        const lv = fam.labelValues;
+        setLabel(lv, base, l0!);
+        if (width > 1) setLabel(lv, base + 1, l1!);
+        if (width > 2) setLabel(lv, base + 2, l2!);
+        if (width > 3) setLabel(lv, base + 3, l3!);
+      }) as AddSeries;
+    } else {
+      slot.add = (value: number, ...labelValues: string[]) => {
+        if (labelValues.length !== width) throw arity(labelValues.length);
+        if (!accept(slot, value, labelValues.join('\u0000'))) return;
+        const base = place(slot, value) * width;
         // Index loops on the per-series paths: V8's interpreter (the agent runs --lite-mode) allocates a result object per for-of step.
-        for (let i = 0; i < n; i++) f.labelValues.push(cut(labelValues[i]!, METRIC_LIMITS.labelValue));
-      }
-      f.values.push(value);
-      count++;
-    };
+        for (let j = 0; j < width; j++) setLabel(fam.labelValues, base + j, labelValues[j]!);
+      };
+    }
+    return slot;
+  }
+
+  function declare(type: MetricType, name: string, help: string, labels: readonly string[] = []): AddSeries {
+    let slot = slots.get(name);
+    if (slot && slot.run === run) {
+      // Declared before in this run (a collector that declares per device): the same declaration, the same adder.
+      const f = slot.fam;
+      if (f.type !== type || !sameNames(f.labels, labels)) throw new MetricNameError(`${name} declared twice with different types or labels`);
+      return slot.add;
+    }
+    if (slot && slot.fam.type === type && sameNames(slot.fam.labels, labels)) {
+      // Declared as in the run before: its object, arrays and adder serve again; its help may have changed (a textfile).
+      if (slot.fam.help !== help) slot.fam.help = cut(help, METRIC_LIMITS.help);
+      slot.run = run;
+      slot.n = 0;
+      slot.keys = undefined;
+    } else {
+      slot = makeSlot(type, name, help, labels);
+      slots.set(name, slot);
+    }
+    order.push(slot);
+    return slot.add;
   }
 
   return {
@@ -127,9 +209,33 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
     untyped: (name, help, labels) => declare('untyped', name, help, labels),
     families: () => {
       const out: CollectedFamily[] = [];
-      families.forEach((f) => { if (f.values.length > 0) out.push(f); });
+      for (let k = 0; k < order.length; k++) {
+        const slot = order[k]!;
+        const f = slot.fam;
+        // Cut off what the run before wrote past this run's series (shrinking an array in place allocates nothing).
+        if (f.values.length !== slot.n) f.values.length = slot.n;
+        const width = slot.n * f.labels.length;
+        if (f.labelValues.length !== width) f.labelValues.length = width;
+        if (slot.n > 0) out.push(f);
+      }
       return out;
     },
     dropped: () => ({ count: droppedCount, reason: droppedReason }),
+    reset: () => {
+      // Families the run just ended did not declare are let go: a textfile's renamed metric does not stay forever.
+      slots.forEach((slot, name) => { if (slot.run !== run) slots.delete(name); });
+      run++;
+      order = [];
+      count = 0;
+      droppedCount = 0;
+      droppedReason = undefined;
+    },
   };
+}
+
+/** True when two lists of names (a family's labels) are the same, in the same order. */
+export function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

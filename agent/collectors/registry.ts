@@ -15,7 +15,7 @@
  * calls the iterator's builtins (-8 % of the idle agent's CPU, bench/README.md).
  */
 import { isAbsent, reasonOf } from './read.ts';
-import { createCollectorOutput, type CollectedFamily, type MetricWriter } from './metric-writer.ts';
+import { createCollectorOutput, type CollectedFamily, type CollectorOutput, type MetricWriter } from './metric-writer.ts';
 
 /** What a collector is given when it is created. */
 export interface CollectorContext {
@@ -78,10 +78,16 @@ export class NoDataError extends Error {
 /**
  * Runs one collector and times it. What it wrote before failing is kept
  * (node_exporter does the same); dropped series fail the run, so a cap
- * that bites is seen.
+ * that bites is seen. `out` is the collector's writer, kept from run to run
+ * (the families of its last run are refilled by this one).
  */
-export async function execute(spec: Pick<CollectorSpec, 'maxSeries' | 'whenAbsent'>, collect: Collect, clock: () => number = monotonicMs): Promise<CollectorRun> {
-  const out = createCollectorOutput(spec.maxSeries);
+export async function execute(
+  spec: Pick<CollectorSpec, 'maxSeries' | 'whenAbsent'>,
+  collect: Collect,
+  out: CollectorOutput = createCollectorOutput(spec.maxSeries),
+  clock: () => number = monotonicMs,
+): Promise<CollectorRun> {
+  out.reset();
   const begin = clock();
   let success = true;
   let error: string | undefined;
@@ -159,7 +165,13 @@ export interface MetricsCollector {
  */
 export function createMetricsCollector(opts: MetricsCollectorOptions): MetricsCollector {
   const ctx: CollectorContext = { root: opts.root ?? '/', textfileDir: opts.textfileDir, now: opts.now ?? Date.now };
-  const active = enabledCollectors(opts.registry, opts.switches).map((spec) => ({ spec, collect: spec.create(ctx), last: undefined as CollectorRun | undefined, failing: false }));
+  const active = enabledCollectors(opts.registry, opts.switches).map((spec) => ({
+    spec,
+    collect: spec.create(ctx),
+    out: createCollectorOutput(spec.maxSeries),
+    last: undefined as CollectorRun | undefined,
+    failing: false,
+  }));
   let round = 0;
 
   return {
@@ -176,7 +188,7 @@ export function createMetricsCollector(opts: MetricsCollectorOptions): MetricsCo
       };
       for (const a of active) {
         if (!a.last || round % a.spec.every === 0) {
-          a.last = await execute(a.spec, a.collect);
+          a.last = await execute(a.spec, a.collect, a.out);
           if (a.last.success === a.failing) {
             a.failing = !a.last.success;
             opts.onFailure?.(a.spec.name, a.last.error, a.last.absent);
