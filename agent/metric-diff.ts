@@ -14,7 +14,7 @@
  */
 import { METRIC_LIMITS } from '../protocol/plain.ts';
 import type { FamilyBlock, MetricsMessage, MetricType } from '../protocol/index.ts';
-import type { CollectedFamily } from './collectors/metric-writer.ts';
+import { sameNames, type CollectedFamily } from './collectors/metric-writer.ts';
 
 /** A metrics record before the journal numbers it. */
 export type UnsequencedMetrics = Omit<MetricsMessage, 'seq'>;
@@ -39,13 +39,32 @@ export interface MetricDiff {
   size(): number;
 }
 
+/** A series the hub holds: its id, the last value sent, the last diff that saw it, and its label values. */
+interface SentSeries {
+  id: number;
+  v: number;
+  seen: number;
+  /** Its key in SentFamily.series; for one label, the label value. */
+  key: string;
+  /** Its label values, for two labels or more. */
+  lv: readonly string[] | undefined;
+}
+
 interface SentFamily {
   f: number;
   type: MetricType;
   help: string;
   labels: readonly string[];
-  /** Series by label values joined with NUL: id, last value sent, and the last diff that saw it. */
-  series: Map<string, { id: number; v: number; seen: number }>;
+  /** Series by label values joined with NUL. */
+  series: Map<string, SentSeries>;
+  /**
+   * The series at each place of the family in the last diff. Collectors write
+   * a family's series in the same order every interval, so a series is found
+   * at its place by comparing its label values: no key built, no map lookup.
+   */
+  at: (SentSeries | undefined)[];
+  /** The last diff that saw the family. */
+  round: number;
 }
 
 /** Starts a new generation before ids could pass the wire's bound. */
@@ -140,7 +159,7 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
       for (let k = 0; k < families.length; k++) {
         const fam = families[k]!;
         const was = sent.get(fam.name);
-        if (was && (was.type !== fam.type || was.help !== fam.help || !sameLabels(was.labels, fam.labels))) return diff(families, ts, true);
+        if (was && (was.type !== fam.type || was.help !== fam.help || !sameNames(was.labels, fam.labels))) return diff(families, ts, true);
       }
       if (nextId > ID_REFRESH) return diff(families, ts, true);
     }
@@ -153,25 +172,31 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
       count = 0;
     }
     const r = recorder(ts, full);
-    const seen = new Set<string>();
     const stamp = ++round;
     for (let k = 0; k < families.length; k++) {
       const fam = families[k]!;
-      if (seen.has(fam.name)) continue; // collectors' outputs are merged; the first of a name wins
-      seen.add(fam.name);
       let s = sent.get(fam.name);
+      if (s?.round === stamp) continue; // collectors' outputs are merged; the first of a name wins
       if (!s) {
         if (nextF >= METRIC_LIMITS.families) continue;
-        s = { f: nextF++, type: fam.type, help: fam.help, labels: fam.labels, series: new Map() };
+        s = { f: nextF++, type: fam.type, help: fam.help, labels: fam.labels, series: new Map(), at: [], round: 0 };
         sent.set(fam.name, s);
       }
+      s.round = stamp;
       const n = fam.labels.length;
       let live = 0;
       const all = fam.labelValues;
-      for (let i = 0; i < fam.values.length; i++) {
-        const key = n === 0 ? '' : n === 1 ? all[i]! : all.slice(i * n, i * n + n).join('\u0000');
+      const at = s.at;
+      const total = fam.values.length;
+      for (let i = 0; i < total; i++) {
         const v = fam.values[i]!;
-        const have = s.series.get(key);
+        let have = at[i];
+        if (have !== undefined && !sameSeries(have, all, i * n, n)) have = undefined;
+        let key = '';
+        if (have === undefined) {
+          key = n === 0 ? '' : n === 1 ? all[i]! : all.slice(i * n, i * n + n).join('\u0000');
+          have = s.series.get(key);
+        }
         if (have) {
           // A label set repeated in one family (the writer drops them) counts once.
           if (have.seen !== stamp) live++;
@@ -182,12 +207,16 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
           }
         } else if (count < METRIC_LIMITS.series) {
           const id = nextId++;
-          s.series.set(key, { id, v, seen: stamp });
+          const lv = all.slice(i * n, i * n + n);
+          have = { id, v, seen: stamp, key, lv: n > 1 ? lv : undefined };
+          s.series.set(key, have);
           live++;
           count++;
-          r.add(s, fam.name, id, all.slice(i * n, i * n + n), v);
+          r.add(s, fam.name, id, lv, v);
         }
+        at[i] = have;
       }
+      if (at.length > total) at.length = total;
       if (live < s.series.size) {
         for (const [key, x] of s.series) {
           if (x.seen === stamp) continue;
@@ -198,13 +227,14 @@ export function createMetricDiff(opts: MetricDiffOptions = {}): MetricDiff {
       }
     }
     // Families gone altogether (a disk unplugged, a textfile removed).
-    sent.forEach((s, name) => {
-      if (seen.has(name) || s.series.size === 0) return;
+    sent.forEach((s) => {
+      if (s.round === stamp || s.series.size === 0) return;
       for (const x of s.series.values()) {
         r.del(x.id);
         count--;
       }
       s.series.clear();
+      s.at.length = 0;
     });
     if (full && r.records.length === 0) return [{ type: 'metrics', ts, gen, reset: true }];
     return r.records;
@@ -225,8 +255,11 @@ function jsonBytes(s: string): number {
   return PLAIN.test(s) ? s.length + 2 : Buffer.byteLength(JSON.stringify(s));
 }
 
-function sameLabels(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** True when the series `have` has the label values at `base` of `all` (a family with `n` labels). */
+function sameSeries(have: SentSeries, all: readonly string[], base: number, n: number): boolean {
+  if (n === 0) return true;
+  if (n === 1) return have.key === all[base];
+  const lv = have.lv!;
+  for (let j = 0; j < n; j++) if (lv[j] !== all[base + j]) return false;
   return true;
 }

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAgentMessageDecoder } from '../../protocol/index.ts';
 import { createMetricDiff, type UnsequencedMetrics } from '../../agent/metric-diff.ts';
-import type { CollectedFamily } from '../../agent/collectors/metric-writer.ts';
+import { createCollectorOutput, type CollectedFamily } from '../../agent/collectors/metric-writer.ts';
 import { createAgentFamilies } from '../../hub/metrics/agent-families.ts';
 import { createExpositionWriter } from '../../hub/metrics/exposition.ts';
 
@@ -104,6 +104,34 @@ test('the same label values interval after interval: only the changed values go;
   assert.not.match(hub.text(), 'cpu="1"');
   assert.match(hub.text(), 'node_cpu_seconds_total{instance="n1",cpu="2",mode="idle"} 9\n');
   assert.is(hub.hub.seriesCount(1), 4);
+});
+
+test('a collector writer refilling its families in place: series found at their places, or elsewhere when one in the middle went', () => {
+  const diff = createMetricDiff();
+  const hub = hubSide();
+  const out = createCollectorOutput(100);
+  const run = (disks: [string, number][]) => {
+    out.reset();
+    const reads = out.counter('node_disk_reads_completed_total', 'reads', ['device']);
+    const io = out.counter('node_disk_io_time_seconds_total', 'io', ['device', 'kind']);
+    for (const [d, v] of disks) { reads(v, d); io(v * 2, d, 'busy'); }
+    return out.families();
+  };
+  hub.apply(diff.snapshot(run([['sda', 1], ['sdb', 2], ['sdc', 3]]), 1));
+  let recs = diff.delta(run([['sda', 1], ['sdb', 5], ['sdc', 3]]), 2);
+  assert.equal(recs.map((r) => [r.set, r.fams, r.del]), [[[[1, 5], [4, 10]], undefined, undefined]], 'at their places: only the changed values');
+  hub.apply(recs);
+  // sdb unplugged: sdc moves up a place; a new disk comes last.
+  recs = diff.delta(run([['sda', 1], ['sdc', 3], ['sdd', 7]]), 3);
+  hub.apply(recs);
+  assert.is(recs[0]!.set, undefined, 'sdc is the same series at another place: nothing to set');
+  assert.equal(recs[0]!.del, [1, 4]);
+  const text = hub.text();
+  assert.match(text, 'node_disk_reads_completed_total{instance="n1",device="sdc"} 3\n');
+  assert.match(text, 'node_disk_io_time_seconds_total{instance="n1",device="sdd",kind="busy"} 14\n');
+  assert.not.match(text, 'sdb');
+  assert.is(hub.hub.seriesCount(1), 6);
+  assert.equal(diff.delta(run([['sda', 1], ['sdc', 3], ['sdd', 7]]), 4), [], 'nothing changed, nothing sent');
 });
 
 test('a family whose type or labels changed starts a new generation', () => {
