@@ -2,8 +2,8 @@
  * Filesystem size and use: the mounts from /proc/mounts, each measured with statfs.
  */
 import type { FilesystemUse } from '../../protocol/messages.ts';
-import { readMounts, type MountEntry } from './mounts.ts';
-import { errorCode, hostPath, readFileAt, reasonOf, statfsCall } from './read.ts';
+import { createMountsReader, type MountEntry } from './mounts.ts';
+import { errorCode, hostPath, parseOnChange, readFileAt, reasonOf, statfsCall } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** The statfs fields the collector uses; older Node releases have no `frsize`. */
@@ -68,6 +68,7 @@ export function createFilesystemReader(opts: FilesystemReaderOptions): Filesyste
   const stuck = new Set<string>();
   // statfs arrived in Node 18.15; older 18.x report the filesystems unavailable.
   const statfs = opts.statfs ?? statfsCall();
+  const readMountList = createMountsReader(opts.root);
 
   function measure(mount: MountEntry): Promise<FilesystemStats> {
     if (statfs === undefined) return Promise.reject(new Error('statfs needs Node >= 18.15'));
@@ -87,7 +88,7 @@ export function createFilesystemReader(opts: FilesystemReaderOptions): Filesyste
 
   return {
     async read() {
-      const mounts = await readMounts(opts.root);
+      const mounts = await readMountList();
       const results = await Promise.allSettled(mounts.map(measure));
       const filesystems: FilesystemUse[] = [];
       const failures: string[] = [];
@@ -174,6 +175,17 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions = {})
           );
         });
       };
+      // The mount table is the same interval after interval: it is parsed and filtered again only when it changed.
+      const select = parseOnChange((text) => {
+        const seen = new Set<string>();
+        return parseNodeMounts(text).filter((m) => {
+          if (mountsExclude.test(m.mountpoint) || typesExclude.test(m.fstype)) return false;
+          const key = `${m.device}\u0000${m.mountpoint}\u0000${m.fstype}`;
+          if (seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        });
+      });
       return async (out) => {
         let text: string;
         try {
@@ -181,14 +193,7 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions = {})
         } catch {
           text = readFileAt(ctx.root, '/proc/mounts');
         }
-        const seen = new Set<string>();
-        const mounts = parseNodeMounts(text).filter((m) => {
-          if (mountsExclude.test(m.mountpoint) || typesExclude.test(m.fstype)) return false;
-          const key = `${m.device}\u0000${m.mountpoint}\u0000${m.fstype}`;
-          if (seen.has(key)) return false;
-          seen.add(key);
-          return true;
-        });
+        const mounts = select(text);
         const results = await Promise.all(mounts.map(measure));
         const labels = ['device', 'mountpoint', 'fstype'];
         const error = out.gauge('node_filesystem_device_error', 'Whether an error occurred while getting statistics for the given device.', labels);

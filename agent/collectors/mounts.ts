@@ -1,7 +1,7 @@
 /**
  * /proc/mounts: which filesystems are worth reporting.
  */
-import { readProcText } from './read.ts';
+import { parseOnChange, readProcText } from './read.ts';
 
 /** One line of /proc/mounts. */
 export interface MountEntry {
@@ -67,19 +67,24 @@ export function selectFilesystems(entries: readonly MountEntry[]): MountEntry[] 
 }
 
 /**
- * Reads the mounts of PID 1 (`<root>/proc/1/mounts`, else the agent's own
+ * A reader of the mounts of PID 1 (`<root>/proc/1/mounts`, else the agent's own
  * `<root>/proc/mounts`) and returns the filesystems worth reporting. Under
  * systemd's sandboxing (muster-agent.service: ProtectSystem=, PrivateTmp=,
  * ProtectHome=) the agent has a mount namespace of its own, whose list holds
  * the sandbox's tmpfs and bind mounts (/run/credentials, /run/systemd/incoming,
- * /run/user); PID 1's is the host's.
+ * /run/user); PID 1's is the host's. The list it gives is shared from call to
+ * call: not to be changed.
  */
-export async function readMounts(root: string): Promise<MountEntry[]> {
-  let text: string;
-  try {
-    text = await readProcText(root, '/proc/1/mounts');
-  } catch {
-    text = await readProcText(root, '/proc/mounts');
-  }
-  return selectFilesystems(parseMounts(text));
+export function createMountsReader(root: string): () => Promise<readonly MountEntry[]> {
+  // The table is the same interval after interval: it is parsed again only when it changed.
+  const select = parseOnChange((text) => selectFilesystems(parseMounts(text)));
+  return async () => {
+    let text: string;
+    try {
+      text = await readProcText(root, '/proc/1/mounts');
+    } catch {
+      text = await readProcText(root, '/proc/mounts');
+    }
+    return select(text);
+  };
 }

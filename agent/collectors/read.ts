@@ -56,6 +56,24 @@ export async function readProcText(root: string, path: string): Promise<string> 
   return readFileSync(hostPath(root, path), 'utf8');
 }
 
+/**
+ * Remembers a parser's last text and what it gave: a /proc file that rarely
+ * changes (the mount table) is read every interval, and parsing the same text
+ * again would only allocate. The result is shared from call to call, so
+ * callers must not change it.
+ */
+export function parseOnChange<T>(parse: (text: string) => T): (text: string) => T {
+  let lastText: string | undefined;
+  let last: T;
+  return (text) => {
+    if (text !== lastText) {
+      last = parse(text);
+      lastText = text;
+    }
+    return last;
+  };
+}
+
 /** The errno code of a Node filesystem error (`ENOENT`), or undefined for anything else. */
 export function errorCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;

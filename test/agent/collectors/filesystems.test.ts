@@ -40,6 +40,22 @@ test('a mount point that cannot be measured is a failure; the others are still r
   }
 });
 
+test('a mount table that changes between samples is read afresh', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'muster-fs-'));
+  try {
+    await mkdir(join(root, 'proc'));
+    await mkdir(join(root, 'data'));
+    await writeFile(join(root, 'proc/mounts'), '/dev/sda1 / ext4 rw 0 0\n');
+    const reader = createFilesystemReader({ root, statfs: () => Promise.resolve(RECORDED) });
+    assert.equal((await reader.read()).filesystems.map((f) => f.mountpoint), ['/']);
+    assert.equal((await reader.read()).filesystems.map((f) => f.mountpoint), ['/']);
+    await writeFile(join(root, 'proc/mounts'), '/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /data xfs rw 0 0\n');
+    assert.equal((await reader.read()).filesystems.map((f) => [f.mountpoint, f.fstype]), [['/', 'ext4'], ['/data', 'xfs']]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('a hanging statfs times out, is skipped while stuck, and comes back when it returns', async () => {
   let release: ((s: StatfsResult) => void) | undefined;
   let calls = 0;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readInChunks, readWhole } from '../../../agent/collectors/read.ts';
+import { parseOnChange, readInChunks, readWhole } from '../../../agent/collectors/read.ts';
 
 test('the chunked read (Node 18\'s) gives what readFileSync gives: /proc, /sys, and long files with characters across chunks', () => {
   const dir = mkdtempSync(join(tmpdir(), 'muster-read-'));
@@ -22,6 +22,23 @@ test('the chunked read (Node 18\'s) gives what readFileSync gives: /proc, /sys, 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('parseOnChange parses a text once while it stays the same, again when it changes, and keeps nothing from a failed parse', () => {
+  const parsed: string[] = [];
+  const parse = parseOnChange((text: string) => {
+    parsed.push(text);
+    if (text === 'bad') throw new Error('bad text');
+    return { lines: text.split('\n') };
+  });
+  const a = parse('x\ny');
+  assert.is(parse('x\ny'), a, 'the same text: the same result, not parsed again');
+  // An equal text from another read is the same text.
+  assert.is(parse(['x', 'y'].join('\n')), a);
+  assert.equal(parse('x\nz'), { lines: ['x', 'z'] });
+  assert.throws(() => parse('bad'), /bad text/);
+  assert.throws(() => parse('bad'), /bad text/, 'a failed parse is not remembered');
+  assert.equal(parsed, ['x\ny', 'x\nz', 'bad', 'bad']);
 });
 
 test.run();
