@@ -5,10 +5,11 @@
  * sample. Inspects are cached and redone only when the list shows a new state
  * or an event names the container.
  */
+import { statSync } from 'node:fs';
 import type { ContainerInfo, ContainerUse, PublishedPort } from '../../protocol/workloads.ts';
 import { MAX_CMDLINE } from '../../protocol/plain.ts';
 import { redactArgs, redactLabels } from '../../protocol/redact.ts';
-import type { DockerClient, DockerEvent, EventSubscription } from '../docker-client.ts';
+import type { DockerClient, DockerError, DockerEvent, EventSubscription } from '../docker-client.ts';
 import type { ContainerCgroupUse } from './container-cgroups.ts';
 import { truncate } from './read.ts';
 import { byCodeUnit } from '../compare.ts';
@@ -190,6 +191,26 @@ interface Cached {
  */
 export const LIST_EVERY_QUIET_READS = 6;
 
+/**
+ * Reads that do not ask an unreachable Docker Engine again while its socket
+ * file stays as it was: on a node where Docker is not installed, or stopped
+ * with its socket left behind, every read was a failed HTTP request (a
+ * socket, a request, an error), a tenth of the idle agent's CPU. A daemon
+ * that starts binds a new socket file (a new inode), and that is seen at the
+ * next read; whatever else changed, the Engine is asked again this often.
+ */
+export const ASK_UNREACHABLE_EVERY_READS = 30;
+
+/** The socket file as it is now: absent, or its inode and change time; undefined when it cannot be looked at. */
+function socketFile(path: string): string | undefined {
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st === undefined ? 'absent' : `${st.ino} ${st.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Creates the reader; the event stream starts with the first successful read. */
 export function createContainerReader(deps: ContainerReaderDeps): ContainerReader {
   const { docker } = deps;
@@ -209,6 +230,8 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
   /** Something may have changed since the last list: an event, or a stream (re)started, which may have missed some. */
   let changed = true;
   let quietReads = 0;
+  /** Why the Engine could not be reached, the socket file as it was then, and the reads answered from it since. */
+  let unreachable: { reason: string; socket: string; reads: number } | undefined;
 
   const subscribe = () => {
     if (closed || subscription) return;
@@ -279,6 +302,10 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
       if (lastList && subscription && !changed && ++quietReads < LIST_EVERY_QUIET_READS) {
         list = lastList;
       } else {
+        // Looked at before asking: a daemon that binds its socket during the request is a change the next read sees.
+        const socket = socketFile(docker.socketPath);
+        if (unreachable && ++unreachable.reads < ASK_UNREACHABLE_EVERY_READS && socket === unreachable.socket) return { ok: false, reason: unreachable.reason };
+        unreachable = undefined;
         // Cleared before asking: an event during the request means the next read asks again.
         changed = false;
         quietReads = 0;
@@ -286,7 +313,10 @@ export function createContainerReader(deps: ContainerReaderDeps): ContainerReade
           list = await docker.get<DockerListEntry[]>('/containers/json?all=1');
         } catch (err) {
           lastList = undefined;
-          return { ok: false, reason: `Docker Engine not reachable at ${docker.socketPath}: ${(err as Error).message}` };
+          const reason = `Docker Engine not reachable at ${docker.socketPath}: ${(err as Error).message}`;
+          // Only when nothing answers at the socket (none there, refused, not ours to open); an Engine that erred is asked again.
+          if (socket !== undefined && (err as DockerError).code === 'MUSTER_ERR_DOCKER_UNREACHABLE') unreachable = { reason, socket, reads: 0 };
+          return { ok: false, reason };
         }
         lastList = list;
       }

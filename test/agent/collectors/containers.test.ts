@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { createContainerReader, LIST_EVERY_QUIET_READS, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
+import { ASK_UNREACHABLE_EVERY_READS, createContainerReader, LIST_EVERY_QUIET_READS, toContainerInfo, toContainerUse, type DockerInspect, type DockerStats } from '../../../agent/collectors/containers.ts';
 import { createDockerClient, type DockerClient } from '../../../agent/docker-client.ts';
 import { createContainerCollector, type ContainerCgroupUse } from '../../../agent/collectors/container-cgroups.ts';
 import { createMetricsCollector } from '../../../agent/collectors/registry.ts';
@@ -132,11 +133,51 @@ test('real Docker: a started container is read with its port and label, events r
 });
 
 /** The real Docker client, keeping the path of every GET it is asked. */
-function countingDocker(): { docker: DockerClient; asked: string[] } {
-  const real = createDockerClient();
+function countingDocker(socketPath?: string): { docker: DockerClient; asked: string[] } {
+  const real = createDockerClient(socketPath === undefined ? {} : { socketPath });
   const asked: string[] = [];
   return { docker: { ...real, get: <T>(path: string) => { asked.push(path); return real.get<T>(path); } }, asked };
 }
+
+test('an unreachable Engine is not asked again while its socket file stays as it was; a new socket is asked at once', async () => {
+  const dir = tempDir('deaddocker');
+  const path = join(dir, 'docker.sock');
+  const { docker: counted, asked } = countingDocker(path);
+  const reader = createContainerReader({ docker: counted });
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(req.url?.startsWith('/containers/json') ? '[]' : '{}');
+  });
+  try {
+    // No socket at all (Docker not installed): asked once.
+    for (let i = 0; i < 3; i++) {
+      const r = await reader.read();
+      assert.is(r.ok, false);
+      if (!r.ok) assert.match(r.reason, /not reachable.*ENOENT/);
+    }
+    assert.is(asked.length, 1);
+    // A socket file left behind by a daemon that stopped: connecting is refused. Asked once more, then not while it stays.
+    writeFileSync(path, '');
+    for (let i = 0; i < 3; i++) {
+      const r = await reader.read();
+      if (!r.ok) assert.match(r.reason, /not reachable.*ECONNREFUSED/);
+    }
+    assert.is(asked.length, 2);
+    // ... except every so many reads, whatever the file.
+    for (let i = 0; i < ASK_UNREACHABLE_EVERY_READS; i++) await reader.read();
+    assert.is(asked.length, 3);
+    // A daemon that starts binds a new socket: the next read asks, and reads it.
+    rmSync(path);
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const r = await reader.read();
+    assert.is(asked.length, 4);
+    assert.equal(r, { ok: true, containers: [], use: [] });
+  } finally {
+    reader.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
 
 test('real Docker: while the event stream is up and quiet, reads reuse the container list, and ask again after an event or every few reads', async () => {
   if (!(await dockerReady())) return;
