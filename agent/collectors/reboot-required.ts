@@ -1,7 +1,8 @@
 /**
  * /run/reboot-required: whether Debian-family package upgrades are waiting for a reboot.
  */
-import { isAbsent, readText } from './read.ts';
+import { existsSync } from 'node:fs';
+import { hostPath, isAbsent, readText } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** Whether a reboot is pending and which packages asked for it. */
@@ -30,12 +31,8 @@ export function parseRebootRequiredPkgs(text: string): string[] {
  * convention simply never report one.
  */
 export async function readRebootRequired(root: string): Promise<RebootRequired> {
-  try {
-    await readText(root, '/run/reboot-required');
-  } catch (err) {
-    if (isAbsent(err)) return { required: false, packages: [] };
-    throw err;
-  }
+  // Absent is the usual answer: asked without a failed read (an error and its stack, from the thread pool, every minute).
+  if (!existsSync(hostPath(root, '/run/reboot-required'))) return { required: false, packages: [] };
   try {
     return { required: true, packages: parseRebootRequiredPkgs(await readText(root, '/run/reboot-required.pkgs')) };
   } catch (err) {
