@@ -2,8 +2,8 @@
  * Filesystem size and use: the mounts from /proc/mounts, each measured with statfs.
  */
 import type { FilesystemUse } from '../../protocol/messages.ts';
-import { createMountsReader, type MountEntry } from './mounts.ts';
-import { errorCode, hostPath, parseOnChange, readFileAt, reasonOf, statfsCall } from './read.ts';
+import { createMountsReader, readMountTable, type MountEntry } from './mounts.ts';
+import { errorCode, hostPath, parseOnChange, reasonOf, statfsCall } from './read.ts';
 import type { CollectorSpec } from './registry.ts';
 
 /** The statfs fields the collector uses; older Node releases have no `frsize`. */
@@ -187,13 +187,7 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions = {})
         });
       });
       return async (out) => {
-        let text: string;
-        try {
-          text = readFileAt(ctx.root, '/proc/1/mounts');
-        } catch {
-          text = readFileAt(ctx.root, '/proc/mounts');
-        }
-        const mounts = select(text);
+        const mounts = select(readMountTable(ctx.root));
         const results = await Promise.all(mounts.map(measure));
         const labels = ['device', 'mountpoint', 'fstype'];
         const error = out.gauge('node_filesystem_device_error', 'Whether an error occurred while getting statistics for the given device.', labels);

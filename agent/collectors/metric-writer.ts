@@ -106,13 +106,13 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
     droppedReason ??= reason;
   };
 
-  /** Checks a series' value, the cap, and (given its key) that its label set is new in this run. */
+  /** Checks a series' value, the cap, and (given its key: the family has labels and a series before it this run) that its label set is new. */
   function accept(slot: Slot, value: number, key: string | undefined): boolean {
     const f = slot.fam;
     if (!Number.isFinite(value) || Math.abs(value) > MAX_METRIC_VALUE) { drop(`${f.name}: ${value} is not a value the wire carries`); return false; }
     if (f.type === 'counter' && value < 0) { drop(`${f.name}: a counter cannot be ${value}`); return false; }
     if (count >= maxSeries) { drop(`more than ${maxSeries} series`); return false; }
-    if (key !== undefined && slot.n > 0) {
+    if (key !== undefined) {
       // Repeated label sets are rare (textfiles); the key set is only built once a family has two series.
       let keys = slot.keys;
       if (!keys) {
@@ -159,8 +159,8 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
       slot.add = ((value: number, l0?: string, l1?: string, l2?: string, l3?: string, l4?: string) => {
         const given = l4 !== undefined ? 5 : l3 !== undefined ? 4 : l2 !== undefined ? 3 : l1 !== undefined ? 2 : l0 !== undefined ? 1 : 0;
         if (given !== width) throw arity(given);
-        // One label (most families: device, cpu, groupname) is its own key: no string built per series.
-        const key = width === 1 ? l0! : width === 2 ? `${l0!}\u0000${l1!}` : width === 3 ? `${l0!}\u0000${l1!}\u0000${l2!}` : `${l0!}\u0000${l1!}\u0000${l2!}\u0000${l3!}`;
+        // One label (most families: device, cpu, groupname) is its own key; the first series of a run needs none.
+        const key = slot.n === 0 ? undefined : width === 1 ? l0! : width === 2 ? `${l0!}\u0000${l1!}` : width === 3 ? `${l0!}\u0000${l1!}\u0000${l2!}` : `${l0!}\u0000${l1!}\u0000${l2!}\u0000${l3!}`;
         if (!accept(slot, value, key)) return;
         const base = place(slot, value) * width;
         const lv = fam.labelValues;
@@ -172,7 +172,7 @@ export function createCollectorOutput(maxSeries: number): CollectorOutput {
     } else {
       slot.add = (value: number, ...labelValues: string[]) => {
         if (labelValues.length !== width) throw arity(labelValues.length);
-        if (!accept(slot, value, labelValues.join('\u0000'))) return;
+        if (!accept(slot, value, slot.n === 0 ? undefined : labelValues.join('\u0000'))) return;
         const base = place(slot, value) * width;
         // Index loops on the per-series paths: V8's interpreter (the agent runs --lite-mode) allocates a result object per for-of step.
         for (let j = 0; j < width; j++) setLabel(fam.labelValues, base + j, labelValues[j]!);

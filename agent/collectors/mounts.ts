@@ -1,7 +1,7 @@
 /**
  * /proc/mounts: which filesystems are worth reporting.
  */
-import { parseOnChange, readProcText } from './read.ts';
+import { parseOnChange, readFileAt } from './read.ts';
 
 /** One line of /proc/mounts. */
 export interface MountEntry {
@@ -78,13 +78,14 @@ export function selectFilesystems(entries: readonly MountEntry[]): MountEntry[] 
 export function createMountsReader(root: string): () => Promise<readonly MountEntry[]> {
   // The table is the same interval after interval: it is parsed again only when it changed.
   const select = parseOnChange((text) => selectFilesystems(parseMounts(text)));
-  return async () => {
-    let text: string;
-    try {
-      text = await readProcText(root, '/proc/1/mounts');
-    } catch {
-      text = await readProcText(root, '/proc/mounts');
-    }
-    return select(text);
-  };
+  return async () => select(readMountTable(root));
+}
+
+/** The text of PID 1's mount table under `root`, else the agent's own (see createMountsReader for why PID 1's). */
+export function readMountTable(root: string): string {
+  try {
+    return readFileAt(root, '/proc/1/mounts');
+  } catch {
+    return readFileAt(root, '/proc/mounts');
+  }
 }

@@ -78,13 +78,14 @@ export class NoDataError extends Error {
 /**
  * Runs one collector and times it. What it wrote before failing is kept
  * (node_exporter does the same); dropped series fail the run, so a cap
- * that bites is seen. `out` is the collector's writer, kept from run to run
- * (the families of its last run are refilled by this one).
+ * that bites is seen. `out` is the collector's writer (made with its
+ * maxSeries), kept from run to run: the families of its last run are
+ * refilled by this one.
  */
 export async function execute(
-  spec: Pick<CollectorSpec, 'maxSeries' | 'whenAbsent'>,
+  spec: Pick<CollectorSpec, 'whenAbsent'>,
   collect: Collect,
-  out: CollectorOutput = createCollectorOutput(spec.maxSeries),
+  out: CollectorOutput,
   clock: () => number = monotonicMs,
 ): Promise<CollectorRun> {
   out.reset();
